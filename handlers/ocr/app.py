@@ -1,0 +1,104 @@
+"""Lambda entry point: S3 notifications (through SQS, direct, or EventBridge) -> s3ocr pipeline.
+
+Thin by design: everything that is not about Lambda lives in the ``s3ocr`` package. Module-level
+singletons are built once per cold start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from s3ocr.engines import get_engine
+from s3ocr.models import DocumentFailure, DocumentRef, PageResult
+from s3ocr.notifications import refs_from_payload
+from s3ocr.pipeline import Outcome, process_s3_object
+from s3ocr.settings import Settings
+from s3ocr.sinks.s3 import S3Sink
+from s3ocr.sources import s3_client
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+SETTINGS = Settings.from_env()
+ENGINE = get_engine(SETTINGS.engine)
+S3 = s3_client()
+SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
+processor = BatchProcessor(event_type=EventType.SQS)
+metrics.set_default_dimensions(engine=ENGINE.name)
+
+
+class PowertoolsObserver:
+    """Pipeline hooks: one X-Ray subsegment per stage, a latency metric per page."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        with tracer.provider.in_subsegment(f"## {name}"):
+            yield
+
+    def page_done(self, page: PageResult) -> None:
+        metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=1)
+        if page.status == "ok" and "total" in page.timings:
+            metrics.add_metric(name="SecondsPerPage", unit=MetricUnit.Seconds, value=page.timings["total"])
+        if page.status != "ok":
+            logger.warning("page not read", extra={"page": page.number, "status": page.status, "error": page.error})
+
+
+OBSERVER = PowertoolsObserver()
+
+
+def _count_failure(reason: str) -> None:
+    # A reason code is a small fixed set, so it may be a dimension; object keys never are.
+    with single_metric(name="DocumentFailures", unit=MetricUnit.Count, value=1,
+                       default_dimensions=metrics.default_dimensions) as metric:
+        metric.add_dimension(name="reason", value=reason)
+
+
+def ocr_object(ref: DocumentRef) -> dict[str, Any]:
+    """OCR one object and write its outcome; transient errors propagate so the event is retried."""
+    logger.set_correlation_id(f"{ref.bucket}/{ref.key}")
+    logger.info("document received", extra={"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id})
+    outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER)
+    metrics.add_metric(name="Documents", unit=MetricUnit.Count, value=1)
+    if isinstance(outcome, DocumentFailure):
+        _count_failure(outcome.reason)
+        logger.warning("document failed", extra={"reason": outcome.reason, "error": outcome.message})
+        return {"key": ref.key, "status": "failed", "reason": outcome.reason}
+    logger.info("document done", extra={"status": outcome.status, "pages": len(outcome.pages),
+                                        "seconds": outcome.timings.get("total")})
+    return {"key": ref.key, "status": outcome.status, "pages": len(outcome.pages)}
+
+
+def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
+    """One SQS message: an S3 notification (or S3's test event) in the body."""
+    refs = refs_from_payload(record.json_body)
+    if not refs:
+        logger.info("no created object in message (s3:TestEvent or other event)",
+                    extra={"message_id": record.message_id})
+    return [ocr_object(ref) for ref in refs]
+
+
+def _is_sqs_batch(event: dict[str, Any]) -> bool:
+    records = event.get("Records") or []
+    return bool(records) and records[0].get("eventSource") == "aws:sqs"
+
+
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if _is_sqs_batch(event):
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context)
+    refs = refs_from_payload(event)
+    if not refs:
+        logger.info("no created object in event (s3:TestEvent or other event)")
+    return {"documents": [ocr_object(ref) for ref in refs]}

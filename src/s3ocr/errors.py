@@ -1,0 +1,116 @@
+"""One error hierarchy for s3ocr.
+
+Two branches by what the caller must do: a ``PermanentError`` (bad input) is recorded once with a
+reason code and never retried; a ``TransientError`` (throttling, a backend or S3 unavailable) is
+raised so the queue retries and finally dead-letters the message.
+"""
+
+from __future__ import annotations
+
+
+class S3OcrError(Exception):
+    """Base of every error s3ocr raises on purpose."""
+
+    reason: str = "error"
+
+
+class PermanentError(S3OcrError):
+    """Bad input: recorded once with a reason code, not retried."""
+
+    reason = "permanent"
+
+
+class TransientError(S3OcrError):
+    """A passing failure: the invocation fails so the message is retried."""
+
+    reason = "transient"
+
+
+class EmptyFileError(PermanentError):
+    """The object has no bytes."""
+
+    reason = "empty_file"
+
+
+class UnsupportedTypeError(PermanentError):
+    """The bytes are not a document type s3ocr reads (judged by magic bytes)."""
+
+    reason = "unsupported_type"
+
+
+class CorruptDocumentError(PermanentError):
+    """The type is known but the file cannot be read (truncated, damaged, invalid)."""
+
+    reason = "corrupt_document"
+
+
+class EncryptedDocumentError(PermanentError):
+    """The PDF is password protected."""
+
+    reason = "encrypted_document"
+
+
+class DocumentTooLargeError(PermanentError):
+    """The object is bigger than the configured byte limit."""
+
+    reason = "too_large"
+
+
+class DecompressionBombError(PermanentError):
+    """A page would decode to more pixels than the configured limit."""
+
+    reason = "decompression_bomb"
+
+
+class ObjectNotFoundError(PermanentError):
+    """The source object is gone (deleted, or the event names a version that no longer exists)."""
+
+    reason = "not_found"
+
+
+class AccessDeniedError(PermanentError):
+    """The function may not read the object (wrong bucket policy, or a KMS key it cannot use)."""
+
+    reason = "access_denied"
+
+
+class ConfigurationError(PermanentError):
+    """The deployment is misconfigured (unknown engine, missing output bucket, missing language data)."""
+
+    reason = "configuration"
+
+
+class EngineError(PermanentError):
+    """The OCR engine failed on this input in a way a retry will not change."""
+
+    reason = "engine_failed"
+
+
+class PageTimeoutError(S3OcrError):
+    """A page took longer than the page timeout; recorded on the page, the document goes on."""
+
+    reason = "page_timeout"
+
+
+class StorageUnavailableError(TransientError):
+    """S3 answered with a 5xx, throttled, or could not be reached."""
+
+    reason = "storage_unavailable"
+
+
+class EngineUnavailableError(TransientError):
+    """The OCR engine could not be reached or is throttling; retry later."""
+
+    reason = "engine_unavailable"
+
+
+class TimeBudgetExceededError(TransientError):
+    """The invocation is about to run out of time; the message is retried."""
+
+    reason = "time_budget"
+
+
+class NoPageReadError(PermanentError):
+    """Every page of the document failed; the per-page reasons are in the message."""
+
+    reason = "no_page_read"

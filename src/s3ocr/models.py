@@ -1,0 +1,138 @@
+"""Values handed from stage to stage: frozen dataclasses, no behaviour beyond derived views."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """Where a document came from: an S3 object, or a local file (``bucket`` empty)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.bucket else self.key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixel coordinates of the page image that was recognised."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def union(self, other: Box) -> Box:
+        left, top = min(self.left, other.left), min(self.top, other.top)
+        right = max(self.left + self.width, other.left + other.width)
+        bottom = max(self.top + self.height, other.top + other.height)
+        return Box(left, top, right - left, bottom - top)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: Box
+    confidence: float  # 0..1
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    box: Box
+    confidence: float  # 0..1, mean over the line's words
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One page as an image file on disk, owned by the document's work dir."""
+
+    number: int  # 1-based
+    path: Path
+    width: int
+    height: int
+    dpi: int
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What an engine returns for one page image."""
+
+    text: str
+    lines: tuple[Line, ...]
+    mean_confidence: float | None  # 0..1; None when the page has no words
+
+
+@dataclass(frozen=True)
+class PageResult:
+    number: int
+    status: str  # "ok" | "empty" | "failed"
+    text: str = ""
+    lines: tuple[Line, ...] = ()
+    mean_confidence: float | None = None
+    width: int = 0
+    height: int = 0
+    dpi: int = 0
+    source: str = "ocr"  # "ocr" | "text_layer"
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    source: DocumentRef
+    media_type: str
+    engine: EngineInfo
+    languages: str
+    pages: tuple[PageResult, ...]
+    page_count: int  # pages in the document, which may exceed len(pages) when capped
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        return self.page_count > len(self.pages)
+
+    @property
+    def status(self) -> str:
+        """"ok" when every page was read, "partial" when some failed or the page cap cut the document."""
+        if self.truncated or any(page.status == "failed" for page in self.pages):
+            return "partial"
+        return "ok"
+
+    @property
+    def text(self) -> str:
+        """All pages' text, pages separated by a form feed."""
+        return "\f".join(page.text for page in self.pages)
+
+
+@dataclass(frozen=True)
+class DocumentFailure:
+    """A document that could not be read: written as ``<key>.error.json`` instead of the text."""
+
+    source: DocumentRef
+    reason: str
+    error_type: str
+    message: str
+    timings: dict[str, float] = field(default_factory=dict)

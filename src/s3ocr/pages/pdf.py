@@ -1,0 +1,114 @@
+"""PDF pages rendered one at a time by Poppler (through pdf2image) as 8-bit grayscale PGM.
+
+PGM, not PNG: Tesseract reads both, and PNG encoding alone costs ~1.3 s a page at 300 DPI where the
+raw format costs nothing. A page whose size at the configured DPI would exceed the pixel cap is
+rendered at a lower DPI instead of failing the document (``enormous.pdf``: a 30-inch page).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pdf2image
+import pdf2image.exceptions
+
+from s3ocr.errors import CorruptDocumentError, EncryptedDocumentError, PageTimeoutError
+from s3ocr.models import PageImage
+
+_PAGE_SIZE = re.compile(rb"^Page\s+(\d+)\s+size:\s+([\d.]+) x ([\d.]+) pts", re.MULTILINE)
+_PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
+MIN_DPI = 36
+
+
+@dataclass(frozen=True)
+class PdfInfo:
+    page_count: int
+    page_sizes_pt: tuple[tuple[float, float], ...]  # (width, height) per page, in points
+
+
+def _looks_encrypted(path: Path) -> bool:
+    # pdfinfo refuses password-protected files with the same exit code as damaged ones; the file's
+    # own trailer says whether it is encrypted.
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - 64 * 1024))
+        return b"/Encrypt" in f.read()
+
+
+def read_pdf_info(path: Path, max_pages: int, timeout: float = 60) -> PdfInfo:
+    """Page count and page sizes from ``pdfinfo``; raises a ``PermanentError`` for unreadable files."""
+    cmd = ["pdfinfo", "-f", "1", "-l", str(max_pages), str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise CorruptDocumentError(f"pdfinfo did not finish in {timeout:.0f} s") from e
+    if proc.returncode != 0:
+        if _looks_encrypted(path):
+            raise EncryptedDocumentError("the PDF is encrypted and cannot be opened without a password")
+        raise CorruptDocumentError(f"Poppler cannot read the PDF (pdfinfo exit {proc.returncode})")
+    pages = _PAGES.search(proc.stdout)
+    if not pages or int(pages.group(1)) < 1:
+        raise CorruptDocumentError("the PDF has no pages")
+    sizes = {int(m.group(1)): (float(m.group(2)), float(m.group(3))) for m in _PAGE_SIZE.finditer(proc.stdout)}
+    count = int(pages.group(1))
+    return PdfInfo(count, tuple(sizes.get(n, (612.0, 792.0)) for n in range(1, min(count, max_pages) + 1)))
+
+
+def page_dpi(size_pt: tuple[float, float], dpi: int, max_pixels: int) -> int:
+    """The configured DPI, lowered so that the rendered page stays within ``max_pixels``."""
+    width_in, height_in = size_pt[0] / 72, size_pt[1] / 72
+    if width_in * height_in * dpi * dpi <= max_pixels:
+        return dpi
+    return max(MIN_DPI, math.floor(math.sqrt(max_pixels / (width_in * height_in))))
+
+
+class PdfPages:
+    """A PDF's pages; each ``render`` runs one ``pdftoppm`` for one page."""
+
+    def __init__(self, path: Path, dpi: int, max_page_pixels: int, max_pages: int = 100_000) -> None:
+        self.path = path
+        self.dpi = dpi
+        self.max_page_pixels = max_page_pixels
+        self.info = read_pdf_info(path, max_pages=max_pages)
+
+    @property
+    def page_count(self) -> int:
+        return self.info.page_count
+
+    def render(self, number: int, work_dir: Path, timeout: float = 120) -> PageImage:
+        size = self.info.page_sizes_pt[number - 1] if number <= len(self.info.page_sizes_pt) else (612.0, 792.0)
+        dpi = page_dpi(size, self.dpi, self.max_page_pixels)
+        try:
+            paths = pdf2image.convert_from_path(
+                self.path,
+                dpi=dpi,
+                first_page=number,
+                last_page=number,
+                output_folder=work_dir,
+                output_file=f"{number:06d}_page",
+                single_file=True,
+                grayscale=True,
+                fmt="ppm",  # with grayscale pdftoppm writes PGM
+                paths_only=True,
+                timeout=int(timeout),
+            )
+        except pdf2image.exceptions.PDFPopplerTimeoutError as e:
+            raise PageTimeoutError(f"rendering page {number} took longer than {timeout:.0f} s") from e
+        except (pdf2image.exceptions.PDFPageCountError, pdf2image.exceptions.PDFSyntaxError) as e:
+            raise CorruptDocumentError(f"Poppler cannot render page {number}") from e
+        path = Path(str(paths[0])) if paths else None  # paths_only: file names, not images
+        if path is None or not path.exists():
+            raise CorruptDocumentError(f"Poppler rendered nothing for page {number}")
+        width, height = _pnm_size(path)
+        return PageImage(number=number, path=path, width=width, height=height, dpi=dpi)
+
+
+def _pnm_size(path: Path) -> tuple[int, int]:
+    """Width and height from a binary PGM/PPM header (P5/P6), without decoding the pixels."""
+    with path.open("rb") as f:
+        header = f.read(64)
+    fields = re.findall(rb"\S+", re.sub(rb"#[^\n]*\n", b"\n", header))[:3]
+    return int(fields[1]), int(fields[2])

@@ -1,0 +1,220 @@
+"""Orchestration only: fetch -> pages -> preprocess -> recognise -> sink, one direction.
+
+Pages are processed concurrently, one engine process per available CPU (the engines add no
+parallelism of their own), in a bounded window so that only a few pages are on disk at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Protocol, TypeVar
+
+import cv2
+
+from s3ocr import preprocess
+from s3ocr.engines.base import Engine
+from s3ocr.errors import CorruptDocumentError, NoPageReadError, PageTimeoutError, PermanentError
+from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult, EngineInfo, PageImage, PageResult
+from s3ocr.pages import PageSource, detect_media_type, open_pages
+from s3ocr.settings import Settings
+from s3ocr.sinks import Sink
+from s3ocr.sources import fetch_s3_object
+
+T = TypeVar("T")
+Outcome = DocumentResult | DocumentFailure
+
+
+class Observer(Protocol):
+    """Hooks for logging, metrics and tracing; the pipeline calls them from its own thread only."""
+
+    def stage(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
+
+    def page_done(self, page: PageResult) -> None: ...
+
+
+class NullObserver:
+    def stage(self, name: str) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def page_done(self, page: PageResult) -> None:
+        return None
+
+
+NULL_OBSERVER = NullObserver()
+
+
+@contextlib.contextmanager
+def document_work_dir(settings: Settings) -> Iterator[Path]:
+    """A private work dir for one document, removed afterwards whatever happens."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="s3ocr-", dir=settings.work_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers: int) -> Iterator[T]:
+    """``map`` over a thread pool, results in order, at most ``2 * workers`` items in flight."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3ocr-page")
+    try:
+        iterator = iter(items)
+        pending: deque[Future[T]] = deque(pool.submit(fn, item) for item in itertools.islice(iterator, 2 * workers))
+        while pending:
+            result = pending.popleft().result()
+            following = next(iterator, None)
+            if following is not None:
+                pending.append(pool.submit(fn, following))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine) -> PageResult:
+    """Render, clean up and recognise one page. Page-level failures are recorded on the page."""
+    timings: dict[str, float] = {}
+    started = perf_counter()
+    files: list[Path] = []
+    try:
+        page = source.render(number, work_dir)
+        files.append(page.path)
+        timings["render"] = round(perf_counter() - started, 3)
+        mark = perf_counter()
+        image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
+        prepared = preprocess.prepare(image, settings.preprocess, settings.languages)
+        ocr_page = page
+        if prepared.image is not image:
+            ocr_path = work_dir / f"{number:06d}_ocr.pgm"
+            cv2.imwrite(str(ocr_path), prepared.image)
+            files.append(ocr_path)
+            height, width = prepared.image.shape[:2]
+            ocr_page = PageImage(number=number, path=ocr_path, width=width, height=height, dpi=page.dpi)
+        timings["preprocess"] = round(perf_counter() - mark, 3)
+        mark = perf_counter()
+        recognition = engine.recognize(ocr_page, settings.languages, settings.page_timeout)
+        timings["recognize"] = round(perf_counter() - mark, 3)
+    except (PageTimeoutError, PermanentError) as e:
+        if isinstance(e, PermanentError) and e.reason == "configuration":
+            raise
+        timings["total"] = round(perf_counter() - started, 3)
+        return PageResult(number=number, status="failed", timings=timings,
+                          error={"reason": e.reason, "type": type(e).__name__, "message": str(e)})
+    finally:
+        for path in files:
+            path.unlink(missing_ok=True)
+    timings["total"] = round(perf_counter() - started, 3)
+    return PageResult(
+        number=number,
+        status="ok" if recognition.text.strip() else "empty",
+        text=recognition.text,
+        lines=recognition.lines,
+        mean_confidence=recognition.mean_confidence,
+        width=ocr_page.width,
+        height=ocr_page.height,
+        dpi=ocr_page.dpi,
+        preprocessing=prepared.report,
+        timings=timings,
+    )
+
+
+def process_file(
+    path: Path,
+    ref: DocumentRef,
+    settings: Settings,
+    engine: Engine,
+    work_dir: Path,
+    observer: Observer = NULL_OBSERVER,
+) -> DocumentResult:
+    """OCR a local document file; raises a ``PermanentError`` when the document as a whole is unreadable."""
+    started = perf_counter()
+    media_type = detect_media_type(path)
+    source = open_pages(path, media_type, dpi=settings.dpi, max_page_pixels=settings.max_page_pixels)
+    numbers = range(1, min(source.page_count, settings.max_pages) + 1)
+    workers = min(settings.worker_count, len(numbers))
+    pages = []
+    with observer.stage("pages"):
+        for page in ordered_concurrent_map(
+            lambda n: read_page(source, n, work_dir, settings, engine), numbers, workers
+        ):
+            observer.page_done(page)
+            pages.append(page)
+    if pages and all(page.status == "failed" for page in pages):
+        reasons = sorted({page.error["reason"] for page in pages if page.error})
+        raise NoPageReadError(f"no page of {len(pages)} could be read ({', '.join(reasons)})")
+    return DocumentResult(
+        source=ref,
+        media_type=media_type,
+        engine=EngineInfo(engine.name, engine.version),
+        languages=settings.languages,
+        pages=tuple(pages),
+        page_count=source.page_count,
+        timings={"pages": round(perf_counter() - started, 3)},
+    )
+
+
+def _failure(ref: DocumentRef, error: PermanentError, started: float) -> DocumentFailure:
+    return DocumentFailure(source=ref, reason=error.reason, error_type=type(error).__name__, message=str(error),
+                           timings={"total": round(perf_counter() - started, 3)})
+
+
+def process_s3_object(
+    ref: DocumentRef,
+    settings: Settings,
+    engine: Engine,
+    client: Any,
+    sink: Sink,
+    observer: Observer = NULL_OBSERVER,
+) -> Outcome:
+    """Fetch an S3 object, OCR it and write the outcome; transient errors propagate for a retry."""
+    started = perf_counter()
+    with document_work_dir(settings) as work_dir:
+        try:
+            with observer.stage("fetch"):
+                path, ref = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
+            fetched = perf_counter()
+            outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
+            outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))
+        except PermanentError as e:
+            outcome = _failure(ref, e, started)
+    return write_outcome(outcome, sink, observer)
+
+
+def process_local_file(
+    path: Path,
+    ref: DocumentRef,
+    settings: Settings,
+    engine: Engine,
+    sink: Sink | None = None,
+    observer: Observer = NULL_OBSERVER,
+) -> Outcome:
+    """OCR a local file; the outcome goes to ``sink`` when one is given."""
+    started = perf_counter()
+    with document_work_dir(settings) as work_dir:
+        try:
+            outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
+            outcome.timings.update(total=round(perf_counter() - started, 3))
+        except PermanentError as e:
+            outcome = _failure(ref, e, started)
+    return write_outcome(outcome, sink, observer) if sink else outcome
+
+
+def write_outcome(outcome: Outcome, sink: Sink, observer: Observer = NULL_OBSERVER) -> Outcome:
+    with observer.stage("write"):
+        if isinstance(outcome, DocumentResult):
+            sink.write_result(outcome)
+        else:
+            sink.write_failure(outcome)
+    return outcome

@@ -1,0 +1,87 @@
+"""Settings, read once from the environment at cold start; explicit arguments beat the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from s3ocr.errors import ConfigurationError
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from e
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from e
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (Lambda: vCPUs of the memory size; containers: the cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    output_bucket: str = ""
+    output_prefix: str = ""
+    languages: str = "chi_sim+eng"
+    engine: str = "tesseract"
+    dpi: int = 300
+    max_pages: int = 500
+    max_bytes: int = 200 * 1024 * 1024
+    max_page_pixels: int = 20000 * 20000
+    page_timeout: float = 180.0
+    preprocess: str = "auto"
+    workers: int = 0  # 0: one per available CPU
+    work_dir: Path = Path("/tmp")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from environment variables (``os.environ`` by default); keyword overrides win."""
+        env = os.environ if env is None else env
+        settings = cls(
+            output_bucket=env.get("OUTPUT_BUCKET", "").strip(),
+            output_prefix=env.get("OUTPUT_PREFIX", ""),
+            languages=env.get("OCR_LANGUAGES", "").strip() or cls.languages,
+            engine=env.get("OCR_ENGINE", "").strip() or cls.engine,
+            dpi=_int(env, "PDF_DPI", cls.dpi, minimum=50),
+            max_pages=_int(env, "MAX_PAGES", cls.max_pages, minimum=1),
+            max_bytes=_int(env, "MAX_BYTES", cls.max_bytes, minimum=1),
+            max_page_pixels=_int(env, "MAX_PAGE_PIXELS", cls.max_page_pixels, minimum=1),
+            page_timeout=_float(env, "PAGE_TIMEOUT", cls.page_timeout),
+            preprocess=env.get("OCR_PREPROCESS", "").strip() or cls.preprocess,
+            workers=_int(env, "OCR_WORKERS", cls.workers),
+            work_dir=Path(env.get("S3OCR_WORK_DIR", "").strip() or env.get("TMPDIR", "").strip() or "/tmp"),
+        )
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or available_cpus()
+
+    def output_key(self, source_key: str, suffix: str) -> str:
+        """Deterministic output key: ``<prefix><source key><suffix>`` (e.g. ``.txt``, ``.error.json``)."""
+        return f"{self.output_prefix}{source_key}{suffix}"

@@ -1,0 +1,78 @@
+"""The output formats: ``.txt`` (pages separated by form feed), ``.json`` and ``.error.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from s3ocr import __version__
+from s3ocr.models import SCHEMA_VERSION, DocumentFailure, DocumentResult, Line, PageResult
+
+TEXT_SUFFIX = ".txt"
+JSON_SUFFIX = ".json"
+ERROR_SUFFIX = ".error.json"
+
+
+def _line(line: Line) -> dict[str, Any]:
+    return {
+        "text": line.text,
+        "box": asdict(line.box),
+        "confidence": line.confidence,
+        "words": [{"text": w.text, "box": asdict(w.box), "confidence": w.confidence} for w in line.words],
+    }
+
+
+def _page(page: PageResult) -> dict[str, Any]:
+    return {
+        "number": page.number,
+        "status": page.status,
+        "source": page.source,
+        "width": page.width,
+        "height": page.height,
+        "dpi": page.dpi,
+        "mean_confidence": page.mean_confidence,
+        "text": page.text,
+        "lines": [_line(line) for line in page.lines],
+        "preprocessing": page.preprocessing,
+        "timings": page.timings,
+        "error": page.error,
+    }
+
+
+def result_document(result: DocumentResult) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "producer": f"s3ocr {__version__}",
+        "status": result.status,
+        "source": result.source.to_dict(),
+        "media_type": result.media_type,
+        "engine": asdict(result.engine),
+        "languages": result.languages,
+        "page_count": result.page_count,
+        "pages_processed": len(result.pages),
+        "truncated": result.truncated,
+        "timings": result.timings,
+        "pages": [_page(page) for page in result.pages],
+    }
+
+
+def failure_document(failure: DocumentFailure) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "producer": f"s3ocr {__version__}",
+        "status": "failed",
+        "reason": failure.reason,
+        "error_type": failure.error_type,
+        "message": failure.message,
+        "source": failure.source.to_dict(),
+        "timings": failure.timings,
+    }
+
+
+def to_json_bytes(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def to_text_bytes(result: DocumentResult) -> bytes:
+    return result.text.encode("utf-8")

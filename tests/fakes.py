@@ -1,0 +1,31 @@
+"""Fake engines, as OCRmyPDF's test suite has fake Tesseract plugins: canned text, or a chosen failure."""
+
+from __future__ import annotations
+
+import threading
+
+from s3ocr.errors import S3OcrError
+from s3ocr.models import Box, Line, PageImage, Recognition, Word
+
+
+class FakeEngine:
+    """Returns ``page <n>`` for every page, or raises ``failures[n]`` for the pages named there."""
+
+    name = "fake"
+    version = "0"
+
+    def __init__(self, failures: dict[int, S3OcrError] | None = None, text: str = "page {n}") -> None:
+        self.failures = failures or {}
+        self.text = text
+        self.seen: list[PageImage] = []
+        self._lock = threading.Lock()
+
+    def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        with self._lock:
+            self.seen.append(page)
+        if page.number in self.failures:
+            raise self.failures[page.number]
+        text = self.text.format(n=page.number)
+        word = Word(text=text, box=Box(1, 2, 3, 4), confidence=0.9)
+        lines = (Line(text=text, box=Box(1, 2, 3, 4), confidence=0.9, words=(word,)),) if text else ()
+        return Recognition(text=text, lines=lines, mean_confidence=0.9 if text else None)

@@ -1,0 +1,89 @@
+"""Page sources: every frame of an image, alpha flattened, EXIF applied; PDFs one page at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from s3ocr.errors import CorruptDocumentError, DecompressionBombError
+from s3ocr.pages import open_pages
+from s3ocr.pages.images import ImagePages, to_gray
+from s3ocr.pages.pdf import page_dpi, read_pdf_info
+
+
+def test_multi_frame_tiff_gives_one_page_per_frame(tmp_path):
+    frames = [Image.new("L", (40, 30), color) for color in (0, 128, 255)]
+    path = tmp_path / "three.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    pages = ImagePages(path, max_page_pixels=10_000)
+    assert pages.page_count == 3
+    page = pages.render(2, tmp_path)
+    assert (page.width, page.height) == (40, 30)
+    assert int(np.asarray(Image.open(page.path)).mean()) == 128
+
+
+def test_transparent_pixels_become_white():
+    rgba = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
+    rgba.putpixel((1, 0), (0, 0, 0, 255))
+    assert to_gray(rgba).tolist() == [[255, 0]]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("L", (60, 20), 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    path = tmp_path / "phone.jpg"
+    image.save(path, exif=exif)
+    page = ImagePages(path, max_page_pixels=10_000).render(1, tmp_path)
+    assert (page.width, page.height) == (20, 60)
+
+
+def test_image_far_over_the_pixel_cap_is_refused(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 300), 255).save(path)
+    with pytest.raises(DecompressionBombError):
+        ImagePages(path, max_page_pixels=1000)
+
+
+def test_image_a_little_over_the_cap_is_scaled_down(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (200, 100), 255).save(path, dpi=(300, 300))
+    page = ImagePages(path, max_page_pixels=10_000).render(1, tmp_path)
+    assert page.width * page.height <= 10_000 and page.dpi < 300
+
+
+def test_truncated_png_is_corrupt(tmp_path, resources):
+    path = tmp_path / "cut.png"
+    path.write_bytes((resources / "linn.png").read_bytes()[:5000])
+    with pytest.raises(CorruptDocumentError):
+        ImagePages(path, max_page_pixels=10**8).render(1, tmp_path)
+
+
+def test_pdf_page_is_rendered_at_the_dpi_as_gray(tmp_path, resources):
+    pages = open_pages(resources / "linn.pdf", "application/pdf", dpi=100, max_page_pixels=10**8)
+    assert pages.page_count == 1
+    page = pages.render(1, tmp_path)
+    assert page.path.suffix == ".pgm" and (page.width, page.height) == (850, 1100) and page.dpi == 100
+
+
+def test_invalid_pdf_is_corrupt(resources):
+    with pytest.raises(CorruptDocumentError):
+        read_pdf_info(resources / "invalid.pdf", max_pages=10)
+
+
+def test_encrypted_pdf_is_reported_as_encrypted(tmp_path):
+    from s3ocr.errors import EncryptedDocumentError
+
+    path = tmp_path / "locked.pdf"
+    # A damaged file whose trailer names an /Encrypt dictionary: what a password-protected PDF looks like
+    # to a reader that has no password.
+    path.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer << /Encrypt 2 0 R /Root 1 0 R >>\n%%EOF\n")
+    with pytest.raises(EncryptedDocumentError):
+        read_pdf_info(path, max_pages=10)
+
+
+def test_oversized_page_is_rendered_at_a_lower_dpi():
+    assert page_dpi((612, 792), 300, 50_000_000) == 300
+    lowered = page_dpi((2160, 2160), 300, 50_000_000)  # enormous.pdf: a 30-inch square page
+    assert lowered < 300 and (30 * lowered) ** 2 <= 50_000_000

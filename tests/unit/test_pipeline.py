@@ -1,0 +1,82 @@
+"""The pipeline with a fake engine: order, page-level failures, caps, work-dir hygiene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from tests.fakes import FakeEngine
+
+from s3ocr.errors import EngineError, EngineUnavailableError, PageTimeoutError
+from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult
+from s3ocr.pipeline import ordered_concurrent_map, process_local_file
+from s3ocr.settings import Settings
+
+
+def _tiff(tmp_path: Path, pages: int) -> Path:
+    frames = [Image.new("L", (50, 40), 255) for _ in range(pages)]
+    path = tmp_path / "doc.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
+def _settings(tmp_path: Path, **kwargs) -> Settings:
+    work = tmp_path / "work"
+    return Settings(work_dir=work, preprocess="none", **kwargs)
+
+
+def test_results_come_back_in_page_order_with_several_workers():
+    assert list(ordered_concurrent_map(lambda n: n * n, range(1, 30), workers=4)) == [n * n for n in range(1, 30)]
+
+
+def test_every_page_is_read_in_order_and_the_work_dir_is_removed(tmp_path):
+    path = _tiff(tmp_path, 5)
+    settings = _settings(tmp_path, workers=3)
+    outcome = process_local_file(path, DocumentRef("", "doc.tif"), settings, FakeEngine())
+    assert isinstance(outcome, DocumentResult)
+    assert outcome.text == "\f".join(f"page {n}" for n in range(1, 6))
+    assert outcome.status == "ok" and outcome.page_count == 5
+    assert list(settings.work_dir.iterdir()) == []
+
+
+def test_a_page_timeout_is_recorded_on_the_page_and_the_document_goes_on(tmp_path):
+    engine = FakeEngine(failures={2: PageTimeoutError("too slow")})
+    outcome = process_local_file(_tiff(tmp_path, 3), DocumentRef("", "doc.tif"), _settings(tmp_path), engine)
+    assert isinstance(outcome, DocumentResult) and outcome.status == "partial"
+    assert [p.status for p in outcome.pages] == ["ok", "failed", "ok"]
+    assert outcome.pages[1].error["reason"] == "page_timeout"
+
+
+def test_when_every_page_fails_the_document_fails_with_a_reason(tmp_path):
+    engine = FakeEngine(failures={1: EngineError("boom"), 2: EngineError("boom")})
+    outcome = process_local_file(_tiff(tmp_path, 2), DocumentRef("", "doc.tif"), _settings(tmp_path), engine)
+    assert isinstance(outcome, DocumentFailure) and outcome.reason == "no_page_read"
+
+
+def test_transient_engine_errors_propagate_for_a_retry(tmp_path):
+    engine = FakeEngine(failures={1: EngineUnavailableError("throttled")})
+    with pytest.raises(EngineUnavailableError):
+        process_local_file(_tiff(tmp_path, 2), DocumentRef("", "doc.tif"), _settings(tmp_path), engine)
+
+
+def test_page_cap_truncates_and_says_so(tmp_path):
+    outcome = process_local_file(_tiff(tmp_path, 4), DocumentRef("", "doc.tif"), _settings(tmp_path, max_pages=2),
+                                 FakeEngine())
+    assert isinstance(outcome, DocumentResult)
+    assert len(outcome.pages) == 2 and outcome.page_count == 4 and outcome.truncated and outcome.status == "partial"
+
+
+def test_blank_page_is_empty_not_failed(tmp_path):
+    outcome = process_local_file(_tiff(tmp_path, 1), DocumentRef("", "doc.tif"), _settings(tmp_path),
+                                 FakeEngine(text=""))
+    assert isinstance(outcome, DocumentResult) and outcome.pages[0].status == "empty" and outcome.status == "ok"
+
+
+@pytest.mark.parametrize(("content", "reason"), [(b"", "empty_file"), (bytes(range(256)), "unsupported_type"),
+                                                 (b"%PDF-1.4\n%%EOF\n", "corrupt_document")])
+def test_bad_input_becomes_a_typed_failure(tmp_path, content, reason):
+    path = tmp_path / "bad.pdf"
+    path.write_bytes(content)
+    outcome = process_local_file(path, DocumentRef("", "bad.pdf"), _settings(tmp_path), FakeEngine())
+    assert isinstance(outcome, DocumentFailure) and outcome.reason == reason
