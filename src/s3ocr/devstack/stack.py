@@ -1,0 +1,75 @@
+"""The template's resources, made on the local server: input and output buckets, the event queue with
+its dead-letter queue, and the input bucket's notification to the queue."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from s3ocr.devstack.event_source import SqsEventSource
+from s3ocr.devstack.servers import LambdaFunction, MotoServer
+
+INPUT_BUCKET = "s3ocr-input"
+OUTPUT_BUCKET = "s3ocr-output"
+QUEUE = "s3ocr-input-events"
+DEAD_LETTER_QUEUE = "s3ocr-input-events-dlq"
+
+
+@dataclass
+class LocalStack:
+    server: MotoServer
+    function: LambdaFunction
+    s3: Any
+    sqs: Any
+    queue_url: str
+    dead_letter_url: str
+    events: SqsEventSource
+    input_bucket: str = INPUT_BUCKET
+    output_bucket: str = OUTPUT_BUCKET
+
+    def upload(self, path: Path, key: str) -> None:
+        self.s3.upload_file(str(path), self.input_bucket, key)
+
+    def output_keys(self) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.output_bucket)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def read_output(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())
+
+
+def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:
+    """Buckets, queue + DLQ with a redrive policy, and the S3 -> SQS notification; returns the queue URLs."""
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    dead_letter_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
+        "VisibilityTimeout": str(visibility_timeout),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}),
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=INPUT_BUCKET, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}],
+    })
+    return queue_url, dead_letter_url
+
+
+@contextlib.contextmanager
+def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int | None = None,
+                visibility_timeout: int = 30, max_receive_count: int = 3) -> Iterator[LocalStack]:
+    """Start the server and the function, create the resources; stop everything on exit."""
+    with MotoServer() as server:
+        s3, sqs = server.client("s3"), server.client("sqs")
+        queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
+        env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET,
+               "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
+               "POWERTOOLS_TRACE_DISABLED": "true", **(function_env or {})}
+        with LambdaFunction(env, log=log) as function:
+            yield LocalStack(server=server, function=function, s3=s3, sqs=sqs, queue_url=queue_url,
+                             dead_letter_url=dead_letter_url, events=SqsEventSource(sqs, queue_url, function.invoke))
