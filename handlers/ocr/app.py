@@ -32,7 +32,8 @@ SETTINGS = Settings.from_env()
 ENGINE = get_engine(SETTINGS.engine)
 S3 = s3_client()
 SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed still answers with batchItemFailures instead of a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 metrics.set_default_dimensions(engine=ENGINE.name)
 
 

@@ -1,0 +1,62 @@
+# s3ocr: `make demo` runs the whole job locally; `make test` passes the tests. Both do their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_CLI_VERSION := 1.170.0
+RIE := build/bin/aws-lambda-rie-x86_64
+PYTEST_ARGS ?=
+
+.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy clean
+
+help:
+	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
+	@echo "make test   - install what is missing and run the test suite"
+	@echo "make lint   - ruff + mypy"
+
+deps: runtime venv rie
+
+runtime:
+	@scripts/install-runtime.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# The Lambda Runtime Interface Emulator ships inside the aws-sam-cli wheel: take just that file.
+rie: $(RIE)
+
+$(RIE): | venv
+	mkdir -p build/tools-wheels build/bin
+	$(PY) -m pip download -q --no-deps -d build/tools-wheels aws-sam-cli==$(SAM_CLI_VERSION)
+	$(PY) -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('samcli/local/rapid/aws-lambda-rie-x86_64'))" \
+	    build/tools-wheels/aws_sam_cli-$(SAM_CLI_VERSION)-py3-none-any.whl $@
+	chmod +x $@
+
+demo: deps
+	$(PY) -m s3ocr.devstack.demo
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: deps
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: deps
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check src tests handlers
+	$(VENV)/bin/mypy
+
+bench-accuracy: deps
+	$(PY) -m s3ocr.bench.accuracy ../shared/corpus/generated
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache
+
+-include mk/container.mk
