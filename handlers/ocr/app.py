@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3ocr.engines import get_engine
+from s3ocr.errors import S3OcrError, TransientError
 from s3ocr.models import DocumentFailure, DocumentRef, PageResult
 from s3ocr.notifications import refs_from_payload
 from s3ocr.pipeline import Outcome, process_s3_object
@@ -63,11 +64,29 @@ def _count_failure(reason: str) -> None:
         metric.add_dimension(name="reason", value=reason)
 
 
-def ocr_object(ref: DocumentRef) -> dict[str, Any]:
+def _record_exhausted(ref: DocumentRef, error: TransientError) -> None:
+    """On the last delivery, leave an error record so the output bucket never lacks an answer."""
+    failure = DocumentFailure(source=ref, reason=error.reason, error_type=type(error).__name__,
+                              message=f"{error} (retries exhausted; the message goes to the dead-letter queue)")
+    try:
+        SINK.write_failure(failure)
+    except S3OcrError:
+        logger.exception("could not write the error record either")
+
+
+def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     """OCR one object and write its outcome; transient errors propagate so the event is retried."""
     logger.set_correlation_id(f"{ref.bucket}/{ref.key}")
     logger.info("document received", extra={"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id})
-    outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER)
+    try:
+        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER)
+    except TransientError as e:
+        _count_failure(e.reason)
+        logger.warning("document failed, will be retried", extra={"reason": e.reason, "error": str(e),
+                                                                  "final_attempt": final_attempt})
+        if final_attempt:
+            _record_exhausted(ref, e)
+        raise
     metrics.add_metric(name="Documents", unit=MetricUnit.Count, value=1)
     if isinstance(outcome, DocumentFailure):
         _count_failure(outcome.reason)
@@ -84,7 +103,8 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     if not refs:
         logger.info("no created object in message (s3:TestEvent or other event)",
                     extra={"message_id": record.message_id})
-    return [ocr_object(ref) for ref in refs]
+    final_attempt = int(record.attributes.approximate_receive_count or 1) >= SETTINGS.max_receive_count
+    return [ocr_object(ref, final_attempt) for ref in refs]
 
 
 def _is_sqs_batch(event: dict[str, Any]) -> bool:

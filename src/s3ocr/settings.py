@@ -55,6 +55,7 @@ class Settings:
     page_timeout: float = 180.0
     preprocess: str = "auto"
     workers: int = 0  # 0: one per available CPU
+    max_receive_count: int = 5  # the queue's redrive maxReceiveCount: the last delivery records the failure
     work_dir: Path = Path("/tmp")
 
     @classmethod
@@ -73,6 +74,7 @@ class Settings:
             page_timeout=_float(env, "PAGE_TIMEOUT", cls.page_timeout),
             preprocess=env.get("OCR_PREPROCESS", "").strip() or cls.preprocess,
             workers=_int(env, "OCR_WORKERS", cls.workers),
+            max_receive_count=_int(env, "MAX_RECEIVE_COUNT", cls.max_receive_count, minimum=1),
             work_dir=Path(env.get("S3OCR_WORK_DIR", "").strip() or env.get("TMPDIR", "").strip() or "/tmp"),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}

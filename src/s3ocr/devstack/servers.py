@@ -109,8 +109,7 @@ class LambdaFunction:
         env = {**os.environ, **LOCAL_CREDENTIALS, **environment,
                "AWS_LAMBDA_FUNCTION_NAME": "OcrFunction",
                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_seconds),
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-               "PYTHONPATH": str(REPO_ROOT / "src")}
+               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb)}
         command = [str(find_rie()),
                    "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
                    "--runtime-api-address", f"127.0.0.1:{runtime_api_port}",

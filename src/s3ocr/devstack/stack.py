@@ -69,7 +69,8 @@ def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int
         queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
         env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET,
                "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
-               "POWERTOOLS_TRACE_DISABLED": "true", **(function_env or {})}
+               "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": str(max_receive_count),
+               **(function_env or {})}
         with LambdaFunction(env, log=log) as function:
             yield LocalStack(server=server, function=function, s3=s3, sqs=sqs, queue_url=queue_url,
                              dead_letter_url=dead_letter_url, events=SqsEventSource(sqs, queue_url, function.invoke))

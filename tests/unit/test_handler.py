@@ -1,0 +1,103 @@
+"""The Lambda handler's contract with SQS: permanent errors consumed, transient ones retried, and the
+last delivery of a transient failure still leaves an error record. In-process S3 (moto's mock_aws)
+and a fake engine; the real runtime and server are exercised in tests/integration."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from s3ocr.errors import EngineUnavailableError
+from s3ocr.sinks.s3 import S3Sink
+from tests.conftest import RESOURCES, ROOT
+from tests.fakes import FakeEngine
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "OcrFunction"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:OcrFunction"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.fixture
+def app(monkeypatch) -> ModuleType:
+    for name, value in {"OUTPUT_BUCKET": "out-bucket", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "MAX_RECEIVE_COUNT": "3", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "handlers" / "ocr"))
+    with mock_aws():
+        module = importlib.reload(sys.modules["app"]) if "app" in sys.modules else importlib.import_module("app")
+        s3 = boto3.client("s3")
+        for bucket in ("in-bucket", "out-bucket"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket="in-bucket", Key="docs/a b.png", Body=(RESOURCES / "linn.png").read_bytes())
+        monkeypatch.setattr(module, "S3", s3)
+        monkeypatch.setattr(module, "SINK", S3Sink(s3, "out-bucket"))
+        yield module
+
+
+def _sqs_event(receive_count: int, body: dict) -> dict:
+    return {"Records": [{
+        "messageId": "m1", "receiptHandle": "r1", "body": json.dumps(body), "md5OfBody": "",
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1", "SenderId": "s",
+                       "ApproximateFirstReceiveTimestamp": "1"},
+        "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "awsRegion": "us-east-1"}]}
+
+
+def _notification(key: str) -> dict:
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name": "in-bucket"}, "object": {"key": key, "size": 1}}}]}
+
+
+def _keys(app: ModuleType) -> list[str]:
+    return sorted(o["Key"] for o in app.S3.list_objects_v2(Bucket="out-bucket").get("Contents", []))
+
+
+def test_success_consumes_the_message(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    response = app.handler(_sqs_event(1, _notification("docs/a+b.png")), FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert _keys(app) == ["docs/a b.png.json", "docs/a b.png.txt"]
+
+
+def test_transient_failure_is_retried_without_an_error_record(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine(failures={1: EngineUnavailableError("throttled")}))
+    response = app.handler(_sqs_event(1, _notification("docs/a+b.png")), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert _keys(app) == []
+
+
+def test_last_delivery_of_a_transient_failure_leaves_an_error_record_and_still_fails(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine(failures={1: EngineUnavailableError("throttled")}))
+    response = app.handler(_sqs_event(3, _notification("docs/a+b.png")), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # still dead-lettered for a redrive
+    error = json.loads(app.S3.get_object(Bucket="out-bucket", Key="docs/a b.png.error.json")["Body"].read())
+    assert error["reason"] == "engine_unavailable" and "retries exhausted" in error["message"]
+
+
+def test_object_deleted_before_processing_is_a_not_found_record(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    response = app.handler(_sqs_event(1, _notification("docs/gone.png")), FakeContext())
+    assert response == {"batchItemFailures": []}
+    error = json.loads(app.S3.get_object(Bucket="out-bucket", Key="docs/gone.png.error.json")["Body"].read())
+    assert error["reason"] == "not_found"
+
+
+def test_direct_test_event_is_acknowledged(app):
+    assert app.handler({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "in-bucket"}, FakeContext()) == {
+        "documents": []}
