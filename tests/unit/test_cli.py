@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.textmetrics import cer
-
 from s3ocr.cli import main
+from tests.textmetrics import cer
 
 
 def test_prints_text_of_a_png(resources, capsys):

@@ -33,9 +33,10 @@ class FakeContext:
 
 @pytest.fixture
 def app(monkeypatch) -> ModuleType:
-    for name, value in {"OUTPUT_BUCKET": "out-bucket", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "MAX_RECEIVE_COUNT": "3", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr"}.items():
+    environment = {"OUTPUT_BUCKET": "out-bucket", "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": "3",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                   "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr"}
+    for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.syspath_prepend(str(ROOT / "handlers" / "ocr"))

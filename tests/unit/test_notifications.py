@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.conftest import load_event
 
 from s3ocr.notifications import NotAnS3EventError, refs_from_payload
+from tests.conftest import load_event
 
 
 def test_direct_s3_put_gives_the_object():

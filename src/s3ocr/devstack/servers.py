@@ -84,7 +84,7 @@ def find_rie() -> Path:
     """The Runtime Interface Emulator binary that ships inside the aws-sam-cli wheel."""
     candidates = [os.environ.get("S3OCR_RIE", ""), str(REPO_ROOT / "build" / "bin" / "aws-lambda-rie-x86_64")]
     try:
-        import samcli  # type: ignore[import-not-found]
+        import samcli
 
         candidates.append(str(Path(samcli.__file__).parent / "local" / "rapid" / "aws-lambda-rie-x86_64"))
     except ImportError:
