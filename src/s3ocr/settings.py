@@ -51,7 +51,7 @@ class Settings:
     dpi: int = 300
     max_pages: int = 500
     max_bytes: int = 200 * 1024 * 1024
-    max_page_pixels: int = 20000 * 20000
+    max_page_pixels: int = 50_000_000  # ~A2 at 300 DPI; bigger pages are rendered at a lower DPI
     page_timeout: float = 180.0
     preprocess: str = "auto"
     workers: int = 0  # 0: one per available CPU
