@@ -86,6 +86,12 @@ class EngineError(PermanentError):
     reason = "engine_failed"
 
 
+class RejectedInputError(PermanentError):
+    """An OCR service refused this page even after it was resized/re-encoded to the service's limits."""
+
+    reason = "rejected_input"
+
+
 class PageTimeoutError(S3OcrError):
     """A page took longer than the page timeout; recorded on the page, the document goes on."""
 
@@ -102,6 +108,13 @@ class EngineUnavailableError(TransientError):
     """The OCR engine could not be reached or is throttling; retry later."""
 
     reason = "engine_unavailable"
+
+
+class EngineQuotaError(TransientError):
+    """The OCR service's quota is used up: not retried in the invocation; a fallback engine may take over,
+    else the queue retries later."""
+
+    reason = "quota"
 
 
 class TimeBudgetExceededError(TransientError):

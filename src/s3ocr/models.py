@@ -76,6 +76,7 @@ class Recognition:
     text: str
     lines: tuple[Line, ...]
     mean_confidence: float | None  # 0..1; None when the page has no words
+    engine: str = ""  # the engine that actually read the page (differs from the configured one after a fallback)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class PageResult:
     height: int = 0
     dpi: int = 0
     source: str = "ocr"  # "ocr" | "text_layer"
+    engine: str = ""
     preprocessing: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     error: dict[str, str] | None = None

@@ -127,6 +127,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         dpi=ocr_page.dpi,
         preprocessing=prepared.report,
         timings=timings,
+        engine=recognition.engine or engine.name,
     )
 
 

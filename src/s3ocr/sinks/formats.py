@@ -28,6 +28,7 @@ def _page(page: PageResult) -> dict[str, Any]:
         "number": page.number,
         "status": page.status,
         "source": page.source,
+        "engine": page.engine,
         "width": page.width,
         "height": page.height,
         "dpi": page.dpi,
