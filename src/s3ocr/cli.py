@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--max-pages", type=int, help="page cap per document (env MAX_PAGES)")
     extract.add_argument("--preprocess", help="preprocessing recipe or comma list of steps (env OCR_PREPROCESS)")
     extract.add_argument("--workers", type=int, help="pages in parallel (default: one per CPU)")
+    extract.add_argument("--force-ocr", action="store_true", default=None,
+                         help="OCR born-digital PDF pages too instead of using their text (env FORCE_OCR)")
     extract.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -84,7 +86,7 @@ def extract(args: argparse.Namespace) -> int:
     from s3ocr.sinks.local import LocalSink
 
     settings = Settings.from_env(languages=args.lang, engine=args.engine, dpi=args.dpi, max_pages=args.max_pages,
-                                 preprocess=args.preprocess, workers=args.workers)
+                                 preprocess=args.preprocess, workers=args.workers, force_ocr=args.force_ocr)
     engine = get_engine(settings.engine)
     formats = frozenset(f.strip() for f in args.format.split(",") if f.strip())
     sink = LocalSink(args.output_dir, formats) if args.output_dir else None

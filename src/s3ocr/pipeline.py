@@ -85,6 +85,11 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
     """Render, clean up and recognise one page. Page-level failures are recorded on the page."""
     timings: dict[str, float] = {}
     started = perf_counter()
+    text = source.text_layer(number)
+    if text is not None:
+        timings["total"] = round(perf_counter() - started, 3)
+        return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
+                          engine="pdftotext", timings=timings)
     files: list[Path] = []
     try:
         page = source.render(number, work_dir)
@@ -142,7 +147,8 @@ def process_file(
     """OCR a local document file; raises a ``PermanentError`` when the document as a whole is unreadable."""
     started = perf_counter()
     media_type = detect_media_type(path)
-    source = open_pages(path, media_type, dpi=settings.dpi, max_page_pixels=settings.max_page_pixels)
+    source = open_pages(path, media_type, dpi=settings.dpi, max_page_pixels=settings.max_page_pixels,
+                        max_pages=settings.max_pages, use_text_layer=not settings.force_ocr)
     numbers = range(1, min(source.page_count, settings.max_pages) + 1)
     workers = min(settings.worker_count, len(numbers))
     pages = []

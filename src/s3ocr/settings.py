@@ -54,6 +54,7 @@ class Settings:
     max_page_pixels: int = 50_000_000  # ~A2 at 300 DPI; bigger pages are rendered at a lower DPI
     page_timeout: float = 180.0
     preprocess: str = "auto"
+    force_ocr: bool = False  # OCR born-digital PDF pages too, instead of taking their text layer
     workers: int = 0  # 0: one per available CPU
     max_receive_count: int = 5  # the queue's redrive maxReceiveCount: the last delivery records the failure
     work_dir: Path = Path("/tmp")
@@ -73,6 +74,7 @@ class Settings:
             max_page_pixels=_int(env, "MAX_PAGE_PIXELS", cls.max_page_pixels, minimum=1),
             page_timeout=_float(env, "PAGE_TIMEOUT", cls.page_timeout),
             preprocess=env.get("OCR_PREPROCESS", "").strip() or cls.preprocess,
+            force_ocr=env.get("FORCE_OCR", "").strip().lower() in ("1", "true", "yes"),
             workers=_int(env, "OCR_WORKERS", cls.workers),
             max_receive_count=_int(env, "MAX_RECEIVE_COUNT", cls.max_receive_count, minimum=1),
             work_dir=Path(env.get("S3OCR_WORK_DIR", "").strip() or env.get("TMPDIR", "").strip() or "/tmp"),

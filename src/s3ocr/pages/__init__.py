@@ -55,13 +55,19 @@ class PageSource(Protocol):
         """Write page ``number`` (1-based) into ``work_dir`` as an 8-bit image file."""
         ...
 
+    def text_layer(self, number: int) -> str | None:
+        """The page's own text when the document carries real text for it, else None."""
+        ...
 
-def open_pages(path: Path, media_type: str, dpi: int, max_page_pixels: int) -> PageSource:
+
+def open_pages(path: Path, media_type: str, dpi: int, max_page_pixels: int, max_pages: int = 100_000,
+               use_text_layer: bool = True) -> PageSource:
     """The page source for a detected media type."""
     if media_type == "application/pdf":
         from s3ocr.pages.pdf import PdfPages
 
-        return PdfPages(path, dpi=dpi, max_page_pixels=max_page_pixels)
+        return PdfPages(path, dpi=dpi, max_page_pixels=max_page_pixels, max_pages=max_pages,
+                        use_text_layer=use_text_layer)
     from s3ocr.pages.images import ImagePages
 
     return ImagePages(path, max_page_pixels=max_page_pixels)

@@ -66,6 +66,9 @@ class ImagePages:
     def page_count(self) -> int:
         return self._count
 
+    def text_layer(self, number: int) -> str | None:
+        return None  # a raster has no text of its own
+
     def render(self, number: int, work_dir: Path) -> PageImage:
         import cv2
 

@@ -18,6 +18,7 @@ import pdf2image.exceptions
 
 from s3ocr.errors import CorruptDocumentError, EncryptedDocumentError, PageTimeoutError
 from s3ocr.models import PageImage
+from s3ocr.pages.textlayer import extract_page_texts, image_coverage, usable_text
 
 _PAGE_SIZE = re.compile(rb"^Page\s+(\d+)\s+size:\s+([\d.]+) x ([\d.]+) pts", re.MULTILINE)
 _PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
@@ -68,11 +69,22 @@ def page_dpi(size_pt: tuple[float, float], dpi: int, max_pixels: int) -> int:
 class PdfPages:
     """A PDF's pages; each ``render`` runs one ``pdftoppm`` for one page."""
 
-    def __init__(self, path: Path, dpi: int, max_page_pixels: int, max_pages: int = 100_000) -> None:
+    def __init__(self, path: Path, dpi: int, max_page_pixels: int, max_pages: int = 100_000,
+                 use_text_layer: bool = True) -> None:
         self.path = path
         self.dpi = dpi
         self.max_page_pixels = max_page_pixels
         self.info = read_pdf_info(path, max_pages=max_pages)
+        last = min(self.info.page_count, max_pages)
+        self._texts: list[str] = extract_page_texts(path, last) if use_text_layer else []
+        has_text = any(text.strip() for text in self._texts)
+        self._coverage = image_coverage(path, last, self.info.page_sizes_pt) if has_text else {}
+
+    def text_layer(self, number: int) -> str | None:
+        """The page's own text when it is real text (see ``textlayer``), else None (OCR the page)."""
+        if number > len(self._texts):
+            return None
+        return usable_text(self._texts[number - 1], self._coverage.get(number, 0.0))
 
     @property
     def page_count(self) -> int:
