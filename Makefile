@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy clean
+.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy bench clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -55,6 +55,17 @@ lint: venv
 
 bench-accuracy: deps
 	$(PY) -m s3ocr.bench.accuracy ../shared/corpus/generated
+
+# OCRmyPDF is the reference for speed; it lives in its own venv so it never shapes the project's dependencies.
+BENCH_VENV := build/bench-venv
+OCRMYPDF_VERSION := 17.13.0
+
+$(BENCH_VENV)/bin/ocrmypdf:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q ocrmypdf==$(OCRMYPDF_VERSION)
+
+bench: deps $(BENCH_VENV)/bin/ocrmypdf
+	$(PY) -m s3ocr.bench.speed --ocrmypdf $(BENCH_VENV)/bin/ocrmypdf $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,221 @@
+"""Speed and memory: s3ocr against OCRmyPDF and bare Tesseract on the same inputs, same cores.
+
+Tools run alternately, several rounds, and the table shows medians and ratios measured in this run
+(these machines are noisy; absolute seconds mean little, ratios from one run do). Peak memory is the
+resident set summed over the whole process tree (Python and its Tesseract/Poppler children).
+
+Usage: ``python -m s3ocr.bench.speed [--corpus DIR] [--rounds 3] [--ocrmypdf PATH] [--lang chi_sim+eng]``.
+The recognition-only bound is the sum of bare ``tesseract`` CPU time over pre-rendered pages divided by
+the cores: no tool that runs Tesseract on every page can beat it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s3ocr.bench.samples import build_samples
+from s3ocr.settings import available_cpus
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(child) for task in tasks for child in (task / "children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc."""
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
+@dataclass
+class Run:
+    seconds: float
+    cpu_seconds: float
+    peak_rss: int
+
+
+@dataclass
+class Measurements:
+    runs: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
+
+    def add(self, sample: str, tool: str, run: Run) -> None:
+        self.runs.setdefault((sample, tool), []).append(run)
+
+    def median(self, sample: str, tool: str) -> float | None:
+        runs = self.runs.get((sample, tool))
+        return statistics.median(r.seconds for r in runs) if runs else None
+
+    def peak(self, sample: str, tool: str) -> int:
+        return max((r.peak_rss for r in self.runs.get((sample, tool), [])), default=0)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None, sample_every: float = 0.05) -> Run:
+    """Run a command to completion; wall time, children's CPU time and peak tree RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss_bytes(process.pid))
+            stop.wait(sample_every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    stop.set()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({process.returncode}): {stderr.decode(errors='replace')[-500:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds=seconds, cpu_seconds=cpu, peak_rss=peak)
+
+
+def s3ocr_command(sample: Path, out: Path, lang: str, force_ocr: bool = False) -> list[str]:
+    command = [sys.executable, "-m", "s3ocr.cli", "extract", "-q", "--lang", lang, "-o", str(out), str(sample)]
+    return [*command, "--force-ocr"] if force_ocr else command
+
+
+def ocrmypdf_command(ocrmypdf: str, sample: Path, out: Path, lang: str, jobs: int) -> list[str]:
+    command = [
+        ocrmypdf,
+        "-q",
+        "-l",
+        lang,
+        "--jobs",
+        str(jobs),
+        "--output-type",
+        "none",
+        "--skip-text",  # pages that already have text are not OCRed, as s3ocr does with born-digital pages
+        "--sidecar",
+        str(out / "sidecar.txt"),
+    ]
+    if sample.suffix != ".pdf":
+        command += ["--image-dpi", "300"]
+    return [*command, str(sample), "-"]
+
+
+def recognition_bound(sample: Path, lang: str, cores: int, work: Path) -> Run:
+    """Bare Tesseract on every page, pages pre-rendered (not timed): CPU seconds / cores."""
+    pages = work / "bound"
+    shutil.rmtree(pages, ignore_errors=True)
+    pages.mkdir()
+    if sample.suffix == ".pdf":
+        subprocess.run(["pdftoppm", "-gray", "-r", "300", str(sample), str(pages / "p")], check=True)
+        images = sorted(pages.glob("p*.pgm"))
+    else:
+        images = [sample]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    cpu = 0.0
+    for image in images:
+        cpu += run_measured(["tesseract", str(image), str(pages / "out"), "-l", lang], env=env).cpu_seconds
+    return Run(seconds=cpu / cores, cpu_seconds=cpu, peak_rss=0)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def table(measurements: Measurements, samples: list[str], ocrmypdf: bool) -> str:
+    rows = ["| input | s3ocr s | s3ocr --force-ocr s | OCRmyPDF s | Tesseract bound s | s3ocr / OCRmyPDF "
+            "| s3ocr / bound | force-ocr / s3ocr | peak RSS MB s3ocr / OCRmyPDF |", "|" + "---|" * 9]
+    for sample in samples:
+        ours = measurements.median(sample, "s3ocr")
+        forced = measurements.median(sample, "s3ocr-force")
+        theirs = measurements.median(sample, "ocrmypdf") if ocrmypdf else None
+        bound = measurements.median(sample, "bound")
+        rows.append(
+            f"| {sample} | {_fmt(ours)} | {_fmt(forced)} | {_fmt(theirs)} | {_fmt(bound)} | "
+            f"{_ratio(ours, theirs)} | {_ratio(ours, bound)} | {_ratio(forced, ours)} | "
+            f"{measurements.peak(sample, 's3ocr') / 2**20:.0f} / {measurements.peak(sample, 'ocrmypdf') / 2**20:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    return f"{numerator / denominator:.2f}" if numerator and denominator else "—"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="s3ocr speed benchmark")
+    parser.add_argument("--corpus", type=Path, default=REPO_ROOT.parent / "shared" / "corpus" / "generated")
+    parser.add_argument("--samples-dir", type=Path, default=REPO_ROOT / "build" / "bench-samples")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lang", default="chi_sim+eng")
+    parser.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf") or "")
+    parser.add_argument("--only", help="comma list of inputs (scan-8p.pdf,digital.pdf,mixed.pdf,large.png)")
+    args = parser.parse_args(argv)
+    samples = build_samples(args.corpus, args.samples_dir)
+    names = [n for n in samples if not args.only or n in args.only.split(",")]
+    cores = available_cpus()
+    print(
+        f"machine: {cores} CPUs available, {os.uname().machine}, Python {sys.version.split()[0]}; "
+        f"tesseract {subprocess.run(['tesseract', '--version'], capture_output=True, text=True).stdout.split()[1]}; "
+        f"OCRmyPDF: {args.ocrmypdf or 'not installed'}; {args.rounds} rounds, languages {args.lang}",
+        flush=True,
+    )
+    measurements = Measurements()
+    with tempfile.TemporaryDirectory(prefix="s3ocr-bench-") as tmp:
+        work = Path(tmp)
+        for name in names:
+            measurements.add(name, "bound", recognition_bound(samples[name], args.lang, cores, work))
+        tools: dict[str, Callable[[Path, Path], list[str]]] = {
+            "s3ocr": lambda sample, out: s3ocr_command(sample, out, args.lang)
+        }
+        if args.ocrmypdf:
+            tools["ocrmypdf"] = lambda sample, out: ocrmypdf_command(args.ocrmypdf, sample, out, args.lang, cores)
+        for round_number in range(args.rounds):
+            for name in names:
+                runs = dict(tools)
+                if name == "digital.pdf":  # how much faster the text layer is than OCRing the same pages
+                    runs["s3ocr-force"] = lambda sample, out: s3ocr_command(sample, out, args.lang, force_ocr=True)
+                for tool, command in runs.items():
+                    out = work / f"{tool}-{round_number}-{name}"
+                    out.mkdir()
+                    run = run_measured(command(samples[name], out))
+                    measurements.add(name, tool, run)
+                    print(
+                        f"round {round_number + 1} {name:12} {tool:9} {run.seconds:7.2f} s "
+                        f"peak {run.peak_rss / 2**20:6.0f} MB",
+                        flush=True,
+                    )
+    print()
+    print(table(measurements, names, bool(args.ocrmypdf)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
