@@ -99,12 +99,17 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
 
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     """One SQS message: an S3 notification (or S3's test event) in the body."""
-    refs = refs_from_payload(record.json_body)
-    if not refs:
-        logger.info("no created object in message (s3:TestEvent or other event)",
-                    extra={"message_id": record.message_id})
     final_attempt = int(record.attributes.approximate_receive_count or 1) >= SETTINGS.max_receive_count
-    return [ocr_object(ref, final_attempt) for ref in refs]
+    try:
+        refs = refs_from_payload(record.json_body)
+        if not refs:
+            logger.info("no created object in message (s3:TestEvent or other event)",
+                        extra={"message_id": record.message_id})
+        return [ocr_object(ref, final_attempt) for ref in refs]
+    except Exception:
+        # BatchProcessor records the failure without logging it; say why before the message is retried.
+        logger.exception("record failed", extra={"message_id": record.message_id})
+        raise
 
 
 def _is_sqs_batch(event: dict[str, Any]) -> bool:
