@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from s3ocr.bench.samples import scan_pdf, text_pdf, unite
 from s3ocr.models import DocumentRef, DocumentResult
 from s3ocr.pages.textlayer import text_quality, usable_text
 from s3ocr.pipeline import process_local_file
 from s3ocr.settings import Settings
 from tests.conftest import CORPUS, RESOURCES
 from tests.fakes import FakeEngine
-from tests.pdfmaker import scan_pdf, text_pdf, unite
 
 LINES = ["Quarterly report of the Example Company", "Revenue grew by 12 percent in the third quarter,",
          "while costs (mostly energy) stayed flat at 4.1 million."]
@@ -30,7 +30,7 @@ def _settings(tmp_path: Path, **kwargs) -> Settings:
 
 
 def test_born_digital_page_is_not_ocred_and_matches_pdftotext(tmp_path):
-    pdf = text_pdf(tmp_path / "digital.pdf", LINES)
+    pdf = text_pdf(tmp_path / "digital.pdf", [LINES])
     engine = FakeEngine()
     outcome = process_local_file(pdf, DocumentRef("", "digital.pdf"), _settings(tmp_path), engine)
     assert isinstance(outcome, DocumentResult)
@@ -40,8 +40,8 @@ def test_born_digital_page_is_not_ocred_and_matches_pdftotext(tmp_path):
 
 
 def test_mixed_document_ocrs_only_the_scanned_page(tmp_path):
-    pdf = unite(tmp_path / "mixed.pdf", text_pdf(tmp_path / "a.pdf", LINES),
-                scan_pdf(tmp_path / "b.pdf", RESOURCES / "linn.png"))
+    pdf = unite(tmp_path / "mixed.pdf", text_pdf(tmp_path / "a.pdf", [LINES]),
+                scan_pdf(tmp_path / "b.pdf", [RESOURCES / "linn.png"]))
     engine = FakeEngine()
     outcome = process_local_file(pdf, DocumentRef("", "mixed.pdf"), _settings(tmp_path), engine)
     assert isinstance(outcome, DocumentResult)
@@ -50,7 +50,7 @@ def test_mixed_document_ocrs_only_the_scanned_page(tmp_path):
 
 
 def test_force_ocr_reads_born_digital_pages_too(tmp_path):
-    pdf = text_pdf(tmp_path / "digital.pdf", LINES)
+    pdf = text_pdf(tmp_path / "digital.pdf", [LINES])
     engine = FakeEngine()
     outcome = process_local_file(pdf, DocumentRef("", "digital.pdf"), _settings(tmp_path, force_ocr=True), engine)
     assert isinstance(outcome, DocumentResult) and outcome.pages[0].source == "ocr" and len(engine.seen) == 1
