@@ -70,6 +70,21 @@ def _wrap(text: str, width: int = 95) -> list[str]:
     return lines
 
 
+def long_scan(out: Path, pages: int, text_image: Path) -> Path:
+    """A ``pages``-page scanned PDF of full A4 pages at 300 DPI, each with a few lines of text: for memory
+    and /tmp measurements, where the page count matters and the OCR time should not dominate."""
+    path = out / f"scan-{pages}p.pdf"
+    if path.exists():
+        return path
+    page = Image.new("L", (2481, 3507), 255)
+    with Image.open(text_image) as text:
+        page.paste(text.convert("L").crop((0, 250, min(text.width, 2300), min(text.height, 950))), (100, 250))
+    single = out / "scan-1p.pdf"
+    page.save(single, "PDF", resolution=300, quality=85)
+    unite(path, *([single] * pages))
+    return path
+
+
 def build_samples(corpus: Path, out: Path) -> dict[str, Path]:
     """The four benchmark inputs, made from ``corpus`` (``../shared/corpus/generated``) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ the cores: no tool that runs Tesseract on every page can beat it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3ocr.bench.samples import build_samples
+from s3ocr.bench.samples import build_samples, long_scan
 from s3ocr.settings import available_cpus
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -145,6 +146,53 @@ def recognition_bound(sample: Path, lang: str, cores: int, work: Path) -> Run:
     return Run(seconds=cpu / cores, cpu_seconds=cpu, peak_rss=0)
 
 
+def directory_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # pages come and go while we count
+                total += (Path(root) / name).stat().st_size
+    return total
+
+
+def memory_run(sample: Path, lang: str, work: Path) -> tuple[Run, int]:
+    """s3ocr on ``sample`` with its work dir watched: the run, and the peak bytes in the work dir."""
+    work_dir = work / "s3ocr-tmp"
+    work_dir.mkdir(exist_ok=True)
+    peak_disk = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak_disk
+        while not stop.is_set():
+            peak_disk = max(peak_disk, directory_bytes(work_dir))
+            stop.wait(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out = work / f"memory-{sample.stem}"
+    out.mkdir(exist_ok=True)
+    try:
+        run = run_measured(s3ocr_command(sample, out, lang), env={**os.environ, "S3OCR_WORK_DIR": str(work_dir)})
+    finally:
+        stop.set()
+        watcher.join()
+    return run, peak_disk
+
+
+def memory_table(page_counts: list[int], corpus: Path, samples_dir: Path, lang: str) -> str:
+    """Peak RSS (process tree) and peak work-dir bytes as the page count grows: flat is the goal."""
+    rows = ["| pages | wall s | peak RSS MB (tree) | peak work dir MB | source PDF MB |", "|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="s3ocr-memory-") as tmp:
+        for count in page_counts:
+            sample = long_scan(samples_dir, count, corpus / "en-f0-clean.png")
+            run, disk = memory_run(sample, lang, Path(tmp))
+            rows.append(f"| {count} | {run.seconds:.1f} | {run.peak_rss / 2**20:.0f} | {disk / 2**20:.1f} | "
+                        f"{sample.stat().st_size / 2**20:.1f} |")
+            print(rows[-1], flush=True)
+    return "\n".join(rows)
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -177,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lang", default="chi_sim+eng")
     parser.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf") or "")
     parser.add_argument("--only", help="comma list of inputs (scan-8p.pdf,digital.pdf,mixed.pdf,large.png)")
+    parser.add_argument("--memory", help="instead: page counts for the memory table, e.g. 30,300")
     args = parser.parse_args(argv)
+    if args.memory:
+        counts = [int(n) for n in args.memory.split(",")]
+        print(f"memory: s3ocr on {counts} page scans at 300 DPI, {available_cpus()} CPUs, languages eng", flush=True)
+        print(memory_table(counts, args.corpus, args.samples_dir, "eng"))
+        return 0
     samples = build_samples(args.corpus, args.samples_dir)
     names = [n for n in samples if not args.only or n in args.only.split(",")]
     cores = available_cpus()
