@@ -7,7 +7,7 @@ singletons are built once per cold start.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3ocr.engines import get_engine
+from s3ocr.engines import Engine
 from s3ocr.errors import S3OcrError, TransientError
 from s3ocr.models import DocumentFailure, DocumentRef, PageResult
 from s3ocr.notifications import refs_from_payload
 from s3ocr.pipeline import Outcome, process_s3_object
+from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings
 from s3ocr.sinks.s3 import S3Sink
 from s3ocr.sources import s3_client
@@ -30,7 +31,8 @@ metrics = Metrics()
 tracer = Tracer()
 
 SETTINGS = Settings.from_env()
-ENGINE = get_engine(SETTINGS.engine)
+CHOOSER = EngineChooser(SETTINGS)
+ENGINE = CHOOSER.default  # with the configured fallbacks, e.g. "baidu>tesseract"
 S3 = s3_client()
 SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
 # A batch whose every record failed still answers with batchItemFailures instead of a function error.
@@ -74,12 +76,18 @@ def _record_exhausted(ref: DocumentRef, error: TransientError) -> None:
         logger.exception("could not write the error record either")
 
 
+def choose_engine(ref: DocumentRef, metadata: Mapping[str, str]) -> Engine:
+    """The configured engine, unless the object's metadata or key prefix names another."""
+    name = engine_name_for(ref, metadata, SETTINGS)
+    return ENGINE if name == SETTINGS.engine else CHOOSER.engine(name)
+
+
 def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     """OCR one object and write its outcome; transient errors propagate so the event is retried."""
     logger.set_correlation_id(f"{ref.bucket}/{ref.key}")
     logger.info("document received", extra={"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id})
     try:
-        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER)
+        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER, choose_engine)
     except TransientError as e:
         _count_failure(e.reason)
         logger.warning("document failed, will be retried", extra={"reason": e.reason, "error": str(e),

@@ -82,12 +82,12 @@ def _report(outcome: Outcome, quiet: bool) -> None:
 
 
 def extract(args: argparse.Namespace) -> int:
-    from s3ocr.engines import get_engine
+    from s3ocr.routing import EngineChooser
     from s3ocr.sinks.local import LocalSink
 
     settings = Settings.from_env(languages=args.lang, engine=args.engine, dpi=args.dpi, max_pages=args.max_pages,
                                  preprocess=args.preprocess, workers=args.workers, force_ocr=args.force_ocr)
-    engine = get_engine(settings.engine)
+    chooser = EngineChooser(settings)
     formats = frozenset(f.strip() for f in args.format.split(",") if f.strip())
     sink = LocalSink(args.output_dir, formats) if args.output_dir else None
     skip = args.output_dir.resolve() if args.output_dir else None
@@ -102,7 +102,8 @@ def extract(args: argparse.Namespace) -> int:
                 client = client or s3_client()
                 for ref in _s3_refs(item, client):
                     # The S3 pipeline writes through a sink; without -o, a sink that only collects.
-                    outcome = process_s3_object(ref, settings, engine, client, sink or _Collect())
+                    outcome = process_s3_object(ref, settings, chooser.default, client, sink or _Collect(),
+                                                choose_engine=chooser.for_object)
                     outcomes.append(outcome)
                     _report(outcome, args.quiet)
                 continue
@@ -114,8 +115,8 @@ def extract(args: argparse.Namespace) -> int:
             else:
                 raise FileNotFoundError(item)
             for file, name in files:
-                outcome = process_local_file(file, DocumentRef("", name, size=file.stat().st_size), settings,
-                                             engine, sink)
+                ref = DocumentRef("", name, size=file.stat().st_size)
+                outcome = process_local_file(file, ref, settings, chooser.for_object(ref, {}), sink)
                 outcomes.append(outcome)
                 _report(outcome, args.quiet)
         except (S3OcrError, OSError, ValueError) as e:

@@ -11,7 +11,7 @@ import itertools
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from time import perf_counter
@@ -184,13 +184,19 @@ def process_s3_object(
     client: Any,
     sink: Sink,
     observer: Observer = NULL_OBSERVER,
+    choose_engine: Callable[[DocumentRef, Mapping[str, str]], Engine] | None = None,
 ) -> Outcome:
-    """Fetch an S3 object, OCR it and write the outcome; transient errors propagate for a retry."""
+    """Fetch an S3 object, OCR it and write the outcome; transient errors propagate for a retry.
+
+    ``choose_engine`` may pick another engine for this object from its key and metadata.
+    """
     started = perf_counter()
     with document_work_dir(settings) as work_dir:
         try:
             with observer.stage("fetch"):
-                path, ref = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
+                path, ref, metadata = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
+            if choose_engine is not None:
+                engine = choose_engine(ref, metadata)
             fetched = perf_counter()
             outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))

@@ -34,6 +34,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from e
 
 
+def _routes(raw: str) -> tuple[tuple[str, str], ...]:
+    """``prefix=engine,prefix=engine`` as pairs."""
+    routes = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        prefix, sep, name = item.rpartition("=")
+        if not sep or not prefix or not name.strip():
+            raise ConfigurationError(f"OCR_ENGINE_ROUTES entries are prefix=engine, got {item!r}")
+        routes.append((prefix, name.strip()))
+    return tuple(routes)
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (Lambda: vCPUs of the memory size; containers: the cpuset)."""
     try:
@@ -48,6 +61,8 @@ class Settings:
     output_prefix: str = ""
     languages: str = "chi_sim+eng"
     engine: str = "tesseract"
+    fallback_engines: tuple[str, ...] = ()  # tried in order when an engine is out of quota or unavailable
+    engine_routes: tuple[tuple[str, str], ...] = ()  # (key prefix, engine name)
     dpi: int = 300
     max_pages: int = 500
     max_bytes: int = 200 * 1024 * 1024
@@ -68,6 +83,8 @@ class Settings:
             output_prefix=env.get("OUTPUT_PREFIX", ""),
             languages=env.get("OCR_LANGUAGES", "").strip() or cls.languages,
             engine=env.get("OCR_ENGINE", "").strip() or cls.engine,
+            fallback_engines=tuple(n.strip() for n in env.get("OCR_FALLBACK_ENGINES", "").split(",") if n.strip()),
+            engine_routes=_routes(env.get("OCR_ENGINE_ROUTES", "")),
             dpi=_int(env, "PDF_DPI", cls.dpi, minimum=50),
             max_pages=_int(env, "MAX_PAGES", cls.max_pages, minimum=1),
             max_bytes=_int(env, "MAX_BYTES", cls.max_bytes, minimum=1),

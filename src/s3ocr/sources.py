@@ -54,10 +54,13 @@ def s3_errors(what: str) -> Iterator[None]:
         raise classify_s3_error(e, what) from e
 
 
-def fetch_s3_object(client: Any, ref: DocumentRef, work_dir: Path, max_bytes: int) -> tuple[Path, DocumentRef]:
+def fetch_s3_object(
+    client: Any, ref: DocumentRef, work_dir: Path, max_bytes: int
+) -> tuple[Path, DocumentRef, dict[str, str]]:
     """Download the object named by ``ref`` (its version when the event names one) into ``work_dir``.
 
-    Returns the local path and the ref completed with the object's actual size, ETag and version.
+    Returns the local path, the ref completed with the object's actual size, ETag and version, and the
+    object's user metadata.
     """
     extra = {"VersionId": ref.version_id} if ref.version_id else {}
     with s3_errors(f"reading {ref.uri}"):
@@ -76,7 +79,7 @@ def fetch_s3_object(client: Any, ref: DocumentRef, work_dir: Path, max_bytes: in
                 out.write(chunk)
     completed = replace(ref, size=size, etag=str(head.get("ETag", "")).strip('"') or ref.etag,
                         version_id=head.get("VersionId") or ref.version_id)
-    return path, completed
+    return path, completed, dict(head.get("Metadata") or {})
 
 
 def local_ref(path: Path) -> DocumentRef:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tests.fakes import FakeEngine
 
 from s3ocr.errors import EngineError, EngineUnavailableError, PageTimeoutError
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult
 from s3ocr.pipeline import ordered_concurrent_map, process_local_file
 from s3ocr.settings import Settings
+from tests.fakes import FakeEngine
 
 
 def _tiff(tmp_path: Path, pages: int) -> Path:

@@ -187,8 +187,10 @@ def memory_table(page_counts: list[int], corpus: Path, samples_dir: Path, lang: 
         for count in page_counts:
             sample = long_scan(samples_dir, count, corpus / "en-f0-clean.png")
             run, disk = memory_run(sample, lang, Path(tmp))
-            rows.append(f"| {count} | {run.seconds:.1f} | {run.peak_rss / 2**20:.0f} | {disk / 2**20:.1f} | "
-                        f"{sample.stat().st_size / 2**20:.1f} |")
+            rows.append(
+                f"| {count} | {run.seconds:.1f} | {run.peak_rss / 2**20:.0f} | {disk / 2**20:.1f} | "
+                f"{sample.stat().st_size / 2**20:.1f} |"
+            )
             print(rows[-1], flush=True)
     return "\n".join(rows)
 
@@ -198,8 +200,11 @@ def _fmt(value: float | None) -> str:
 
 
 def table(measurements: Measurements, samples: list[str], ocrmypdf: bool) -> str:
-    rows = ["| input | s3ocr s | s3ocr --force-ocr s | OCRmyPDF s | Tesseract bound s | s3ocr / OCRmyPDF "
-            "| s3ocr / bound | force-ocr / s3ocr | peak RSS MB s3ocr / OCRmyPDF |", "|" + "---|" * 9]
+    rows = [
+        "| input | s3ocr s | s3ocr --force-ocr s | OCRmyPDF s | Tesseract bound s | s3ocr / OCRmyPDF "
+        "| s3ocr / bound | force-ocr / s3ocr | peak RSS MB s3ocr / OCRmyPDF |",
+        "|" + "---|" * 9,
+    ]
     for sample in samples:
         ours = measurements.median(sample, "s3ocr")
         forced = measurements.median(sample, "s3ocr-force")

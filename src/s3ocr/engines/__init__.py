@@ -1,4 +1,7 @@
-"""Engines by name: a plain registry dict; two or five engines do not need a plugin framework."""
+"""Engines by name: a plain registry dict; two or five engines do not need a plugin framework.
+
+Cloud engines are imported when first asked for, so a Tesseract-only function never loads their SDKs.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,29 @@ from s3ocr.engines.base import Engine
 from s3ocr.engines.tesseract import TesseractEngine
 from s3ocr.errors import ConfigurationError
 
+
+def _baidu(api: str) -> Callable[[], Engine]:
+    def factory() -> Engine:
+        from s3ocr.engines.baidu import BaiduEngine
+
+        return BaiduEngine(api)
+
+    return factory
+
+
+def _textract() -> Engine:
+    from s3ocr.engines.textract import TextractEngine
+
+    return TextractEngine()
+
+
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract": TesseractEngine,
+    "baidu": _baidu("general"),
+    "baidu-accurate": _baidu("accurate"),
+    "baidu-basic": _baidu("basicGeneral"),
+    "baidu-accurate-basic": _baidu("basicAccurate"),
+    "textract": _textract,
 }
 
 

@@ -1,0 +1,70 @@
+"""An engine that reads with the first of a chain that can: the next one takes over on quota or outage.
+
+Only ``EngineQuotaError`` and ``EngineUnavailableError`` move a page down the chain: they say the
+service cannot read *now*. A rejected page, a configuration error or a page timeout says something about
+the page or the deployment that another engine would not change, so it propagates as it is.
+
+Each engine but the last gets an equal share of what is left of the page budget, so a primary that
+spends its share retrying an outage cannot starve its fallbacks; the last engine gets all that is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+
+from s3ocr.engines.base import Engine
+from s3ocr.engines.retry import Deadline
+from s3ocr.errors import ConfigurationError, EngineQuotaError, EngineUnavailableError
+from s3ocr.models import PageImage, Recognition
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_ON = (EngineQuotaError, EngineUnavailableError)
+
+
+class FallbackEngine:
+    """``engines[0]`` reads; on quota or unavailability ``engines[1]`` does, and so on."""
+
+    def __init__(self, engines: Sequence[Engine]) -> None:
+        if not engines:
+            raise ConfigurationError("a fallback chain needs at least one engine")
+        self.engines = tuple(engines)
+        # The chain is the engine the pipeline reports (low cardinality: fixed per deployment).
+        self.name = ">".join(engine.name for engine in self.engines)
+
+    @property
+    def version(self) -> str:
+        return "; ".join(f"{engine.name} {engine.version}" for engine in self.engines)
+
+    def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        deadline = Deadline(timeout)
+        for index, engine in enumerate(self.engines):
+            left = len(self.engines) - index
+            try:
+                recognition = engine.recognize(page, languages, deadline.share(left))
+            except FALLBACK_ON as e:
+                if left == 1:
+                    raise
+                logger.warning("engine %s could not read page %d (%s); trying %s", engine.name, page.number,
+                               e.reason, self.engines[index + 1].name)
+                continue
+            # A nested chain has already named its reader; otherwise the reader is this engine.
+            return recognition if recognition.engine else replace(recognition, engine=engine.name)
+        raise AssertionError("unreachable: the last engine either returns or raises")
+
+
+def build_engine(name: str, fallbacks: Sequence[str] = ()) -> Engine:
+    """The engine registered as ``name``, wrapped in a ``FallbackEngine`` when ``fallbacks`` are given.
+
+    Unknown names raise ``ConfigurationError``; repeated names are dropped (an engine that is out of
+    quota would be out of quota again).
+    """
+    from s3ocr.engines import get_engine  # the registry imports the engine modules; import it late
+
+    names = list(dict.fromkeys(n.strip() for n in [name, *fallbacks] if n and n.strip()))
+    if not names:
+        raise ConfigurationError("no OCR engine named")
+    engines = [get_engine(n) for n in names]
+    return engines[0] if len(engines) == 1 else FallbackEngine(engines)

@@ -1,0 +1,173 @@
+"""Amazon Textract ``DetectDocumentText`` (synchronous, one page image) as an s3ocr engine.
+
+boto3 finds the endpoint (``AWS_ENDPOINT_URL_TEXTRACT`` / ``AWS_ENDPOINT_URL``, so tests point it at a
+loopback fake), the region and the credentials (role, profile, env) itself. Its own retries are turned
+off: the shared helper retries instead, within the page budget, and every request's read timeout is what
+is left of that budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    SSLError,
+)
+
+from s3ocr.engines.imagelimits import FittedImage, ImageLimits, fit_image
+from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
+from s3ocr.errors import (
+    ConfigurationError,
+    EngineError,
+    EngineQuotaError,
+    EngineUnavailableError,
+    RejectedInputError,
+    S3OcrError,
+)
+from s3ocr.models import Box, Line, PageImage, Recognition, Word
+
+# Synchronous operations: JPEG or PNG, at most 10 MB, at most 10,000 px a side (Textract quotas page).
+TEXTRACT_LIMITS = ImageLimits(max_bytes=10 * 1024 * 1024, max_side=10_000, min_side=1)
+
+RETRYABLE = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError",
+                       "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout",
+                       "RequestTimeoutException", "ExpiredTokenException"})
+QUOTA = frozenset({"LimitExceededException"})
+REJECTED = frozenset({"InvalidParameterException", "UnsupportedDocumentException", "BadDocumentException",
+                      "DocumentTooLargeException"})
+CONFIGURATION = frozenset({"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+                           "InvalidClientTokenId", "MissingAuthenticationTokenException",
+                           "SubscriptionRequiredException", "InvalidS3ObjectException"})
+CONNECT_TIMEOUT = 5.0
+_MAX_CACHED_CLIENTS = 8
+
+
+class TextractRejectedError(RejectedInputError):
+    """Textract refused this encoding of the page; the engine re-encodes once before giving up."""
+
+
+def classify(error: ClientError | BotoCoreError) -> S3OcrError:
+    """The s3ocr error a botocore failure means (by error code or exception class, never by message)."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        message = f"Textract {code}: {error.response.get('Error', {}).get('Message', '')}"
+        if code in RETRYABLE or status >= 500:
+            return EngineUnavailableError(message)
+        if code in QUOTA:
+            return EngineQuotaError(message)
+        if code in REJECTED:
+            return TextractRejectedError(message)
+        if code in CONFIGURATION:
+            return ConfigurationError(message)
+        return EngineError(message)
+    if isinstance(error, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        return ConfigurationError(f"Textract client: {error}")
+    if isinstance(error, SSLError):
+        return ConfigurationError(f"TLS verification failed for Textract: {error}")
+    if isinstance(error, ConnectionError | HTTPClientError):  # includes connect/read timeouts
+        return EngineUnavailableError(f"Textract unreachable: {type(error).__name__}")
+    return EngineError(f"Textract client failed: {type(error).__name__}: {error}")
+
+
+class TextractEngine:
+    """Printed and handwritten text in English, German, French, Spanish, Italian and Portuguese."""
+
+    name = "textract"
+
+    def __init__(self, *, endpoint_url: str | None = None, region: str | None = None,
+                 backoff: Backoff | None = None, limits: ImageLimits = TEXTRACT_LIMITS) -> None:
+        self.endpoint_url = endpoint_url  # None: boto3's own resolution (AWS_ENDPOINT_URL_TEXTRACT, config)
+        self.region = region
+        self.backoff = backoff or Backoff()
+        self.limits = limits
+        self._session = boto3.session.Session()
+        self._clients: dict[float, Any] = {}
+        self._lock = threading.Lock()  # boto3 sessions are not thread-safe when creating clients
+
+    @property
+    def version(self) -> str:
+        return f"textract DetectDocumentText (boto3 {boto3.__version__})"
+
+    def client(self, read_timeout: float) -> Any:
+        """A client whose read timeout is ``read_timeout``, rounded up (to 0.1 s below 10 s, else to 1 s) so
+        that a handful of clients serve every page; botocore sets timeouts per client, not per call."""
+        seconds = math.ceil(read_timeout * 10) / 10 if read_timeout < 10 else float(math.ceil(read_timeout))
+        seconds = max(0.1, seconds)
+        with self._lock:
+            if seconds not in self._clients:
+                if len(self._clients) >= _MAX_CACHED_CLIENTS:
+                    self._clients.clear()
+                config = Config(connect_timeout=min(CONNECT_TIMEOUT, seconds), read_timeout=seconds,
+                                retries={"mode": "standard", "total_max_attempts": 1})
+                try:
+                    self._clients[seconds] = self._session.client(
+                        "textract", region_name=self.region, endpoint_url=self.endpoint_url, config=config)
+                except BotoCoreError as e:
+                    raise classify(e) from e
+            return self._clients[seconds]
+
+    def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        # Textract picks the language itself; ``languages`` is not a request parameter.
+        deadline = Deadline(timeout)
+        rejection: TextractRejectedError | None = None
+        for strict in (False, True):
+            image = fit_image(page.path, self.limits, strict=strict)
+            try:
+                response = call_with_retry(functools.partial(self._detect, image), deadline=deadline,
+                                           backoff=self.backoff)
+            except TextractRejectedError as e:
+                rejection = e
+                continue
+            return replace(self.parse(response, image, page), engine=self.name)
+        raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
+                                 f"at {image.width}x{image.height}") from rejection
+
+    def _detect(self, image: FittedImage, remaining: float) -> Mapping[str, Any]:
+        client = self.client(remaining)
+        try:
+            return client.detect_document_text(Document={"Bytes": image.data})
+        except (ClientError, BotoCoreError) as e:
+            raise classify(e) from e
+
+    def parse(self, response: Mapping[str, Any], image: FittedImage, page: PageImage) -> Recognition:
+        """LINE blocks with their WORD children; relative boxes become page image pixels."""
+        blocks = response.get("Blocks") or []
+        by_id = {block.get("Id"): block for block in blocks}
+        lines = []
+        for block in blocks:
+            if block.get("BlockType") != "LINE" or not str(block.get("Text", "")).strip():
+                continue
+            children = [by_id[i] for rel in block.get("Relationships") or [] if rel.get("Type") == "CHILD"
+                        for i in rel.get("Ids", []) if i in by_id]
+            words = tuple(Word(str(w.get("Text", "")), self._box(w, image, page), _confidence(w))
+                          for w in children if w.get("BlockType") == "WORD" and str(w.get("Text", "")).strip())
+            lines.append(Line(text=str(block["Text"]).strip(), box=self._box(block, image, page),
+                              confidence=_confidence(block), words=words))
+        all_words = [word for line in lines for word in line.words]
+        mean = round(sum(w.confidence for w in all_words) / len(all_words), 4) if all_words else None
+        return Recognition(text="\n".join(line.text for line in lines), lines=tuple(lines), mean_confidence=mean)
+
+    @staticmethod
+    def _box(block: Mapping[str, Any], image: FittedImage, page: PageImage) -> Box:
+        box = (block.get("Geometry") or {}).get("BoundingBox") or {}
+        return image.relative_box_to_page(float(box.get("Left", 0)), float(box.get("Top", 0)),
+                                          float(box.get("Width", 0)), float(box.get("Height", 0)), page)
+
+
+def _confidence(block: Mapping[str, Any]) -> float:
+    return round(min(1.0, max(0.0, float(block.get("Confidence", 0.0)) / 100)), 4)
