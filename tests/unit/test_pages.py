@@ -87,3 +87,25 @@ def test_oversized_page_is_rendered_at_a_lower_dpi():
     assert page_dpi((612, 792), 300, 50_000_000) == 300
     lowered = page_dpi((2160, 2160), 300, 50_000_000)  # enormous.pdf: a 30-inch square page
     assert lowered < 300 and (30 * lowered) ** 2 <= 50_000_000
+
+
+def test_a_page_that_is_one_jpeg_scan_is_taken_as_stored_without_rendering(tmp_path, resources):
+    from s3ocr.bench.samples import scan_pdf
+
+    pdf = scan_pdf(tmp_path / "scan.pdf", [resources / "linn.png"], dpi=300)
+    page = open_pages(pdf, "application/pdf", dpi=200, max_page_pixels=10**8).render(1, tmp_path)
+    with Image.open(resources / "linn.png") as original:
+        assert (page.width, page.height, page.dpi) == (*original.size, 300)  # native resolution, not 200
+    assert page.path.suffix == ".jpg"
+    with Image.open(page.path) as extracted:
+        assert extracted.format == "JPEG" and extracted.size == (page.width, page.height)
+
+
+def test_low_resolution_scans_and_other_encodings_are_rendered(tmp_path, resources):
+    from s3ocr.bench.samples import scan_pdf
+
+    low = scan_pdf(tmp_path / "low.pdf", [resources / "linn.png"], dpi=150)  # 150 ppi: rendered at 300
+    page = open_pages(low, "application/pdf", dpi=300, max_page_pixels=10**9).render(1, tmp_path)
+    assert page.path.suffix == ".pgm" and page.dpi == 300
+    flate = open_pages(resources / "linn.pdf", "application/pdf", dpi=100, max_page_pixels=10**8)
+    assert flate.render(1, tmp_path).path.suffix == ".pgm"

@@ -18,9 +18,11 @@ import pdf2image.exceptions
 
 from s3ocr.errors import CorruptDocumentError, EncryptedDocumentError, PageTimeoutError
 from s3ocr.models import PageImage
-from s3ocr.pages.textlayer import extract_page_texts, image_coverage, usable_text
+from s3ocr.pages.pdfimages import coverage, list_images, single_jpeg_scan
+from s3ocr.pages.textlayer import extract_page_texts, usable_text
 
 _PAGE_SIZE = re.compile(rb"^Page\s+(\d+)\s+size:\s+([\d.]+) x ([\d.]+) pts", re.MULTILINE)
+_PAGE_ROTATION = re.compile(rb"^Page\s+(\d+)\s+rot:\s+(\d+)", re.MULTILINE)
 _PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
 MIN_DPI = 36
 
@@ -29,6 +31,7 @@ MIN_DPI = 36
 class PdfInfo:
     page_count: int
     page_sizes_pt: tuple[tuple[float, float], ...]  # (width, height) per page, in points
+    page_rotations: tuple[int, ...] = ()  # /Rotate per page, degrees
 
 
 def _looks_encrypted(path: Path) -> bool:
@@ -54,8 +57,11 @@ def read_pdf_info(path: Path, max_pages: int, timeout: float = 60) -> PdfInfo:
     if not pages or int(pages.group(1)) < 1:
         raise CorruptDocumentError("the PDF has no pages")
     sizes = {int(m.group(1)): (float(m.group(2)), float(m.group(3))) for m in _PAGE_SIZE.finditer(proc.stdout)}
+    rotations = {int(m.group(1)): int(m.group(2)) for m in _PAGE_ROTATION.finditer(proc.stdout)}
     count = int(pages.group(1))
-    return PdfInfo(count, tuple(sizes.get(n, (612.0, 792.0)) for n in range(1, min(count, max_pages) + 1)))
+    numbers = range(1, min(count, max_pages) + 1)
+    return PdfInfo(count, tuple(sizes.get(n, (612.0, 792.0)) for n in numbers),
+                   tuple(rotations.get(n, 0) for n in numbers))
 
 
 def page_dpi(size_pt: tuple[float, float], dpi: int, max_pixels: int) -> int:
@@ -77,22 +83,41 @@ class PdfPages:
         self.info = read_pdf_info(path, max_pages=max_pages)
         last = min(self.info.page_count, max_pages)
         self._texts: list[str] = extract_page_texts(path, last) if use_text_layer else []
-        has_text = any(text.strip() for text in self._texts)
-        self._coverage = image_coverage(path, last, self.info.page_sizes_pt) if has_text else {}
+        self._images = list_images(path, last)
+
+    def _size(self, number: int) -> tuple[float, float]:
+        sizes = self.info.page_sizes_pt
+        return sizes[number - 1] if number <= len(sizes) else (612.0, 792.0)
 
     def text_layer(self, number: int) -> str | None:
         """The page's own text when it is real text (see ``textlayer``), else None (OCR the page)."""
         if number > len(self._texts):
             return None
-        return usable_text(self._texts[number - 1], self._coverage.get(number, 0.0))
+        return usable_text(self._texts[number - 1], coverage(self._images.get(number, []), self._size(number)))
+
+    def _extract_scan(self, number: int, work_dir: Path) -> PageImage | None:
+        """The page's JPEG as it is stored, when the page is nothing but that scan (see ``single_jpeg_scan``)."""
+        rotation = self.info.page_rotations[number - 1] if number <= len(self.info.page_rotations) else 0
+        scan = single_jpeg_scan(self._images.get(number, []), self._size(number))
+        if scan is None or rotation % 360 or scan.width * scan.height > self.max_page_pixels:
+            return None
+        prefix = work_dir / f"{number:06d}_page"
+        proc = subprocess.run(["pdfimages", "-j", "-f", str(number), "-l", str(number), str(self.path), str(prefix)],
+                              capture_output=True, timeout=60, check=False)
+        path = prefix.with_name(prefix.name + "-000.jpg")
+        if proc.returncode != 0 or not path.exists():
+            return None
+        return PageImage(number=number, path=path, width=scan.width, height=scan.height, dpi=scan.x_ppi)
 
     @property
     def page_count(self) -> int:
         return self.info.page_count
 
     def render(self, number: int, work_dir: Path, timeout: float = 120) -> PageImage:
-        size = self.info.page_sizes_pt[number - 1] if number <= len(self.info.page_sizes_pt) else (612.0, 792.0)
-        dpi = page_dpi(size, self.dpi, self.max_page_pixels)
+        scan = self._extract_scan(number, work_dir)
+        if scan is not None:
+            return scan
+        dpi = page_dpi(self._size(number), self.dpi, self.max_page_pixels)
         try:
             paths = pdf2image.convert_from_path(
                 self.path,

@@ -18,10 +18,6 @@ from pathlib import Path
 # A page whose images cover less than this share of it is treated as a drawn page, not a scan.
 SCAN_COVERAGE = 0.5
 MIN_SCAN_LAYER_CHARS = 50
-_IMAGE_ROW = re.compile(
-    rb"^\s*(\d+)\s+\d+\s+(image|mask|smask|stencil)\s+(\d+)\s+(\d+)\s+\S+\s+\d+\s+\d+\s+\S+\s+\S+\s+\d+\s+\d+\s+(\d+)\s+(\d+)",
-    re.MULTILINE,
-)
 _WORD = re.compile(r"^[\w'’.,;:!?()\-–—/%&\"“”«»]+$")
 
 
@@ -62,25 +58,6 @@ def extract_page_texts(path: Path, last_page: int, timeout: float = 120) -> list
     if proc.returncode != 0:
         return []
     return proc.stdout.decode("utf-8", errors="replace").split("\f")[:last_page]
-
-
-def image_coverage(path: Path, last_page: int, page_sizes_pt: tuple[tuple[float, float], ...],
-                   timeout: float = 120) -> dict[int, float]:
-    """Share of each page covered by its images, from ``pdfimages -list`` (size / resolution)."""
-    proc = subprocess.run(["pdfimages", "-list", "-l", str(last_page), str(path)],
-                          capture_output=True, timeout=timeout, check=False)
-    coverage: dict[int, float] = {}
-    if proc.returncode != 0:
-        return coverage
-    for match in _IMAGE_ROW.finditer(proc.stdout):
-        page, kind = int(match.group(1)), match.group(2)
-        width, height, x_ppi, y_ppi = (int(match.group(i)) for i in (3, 4, 5, 6))
-        if kind != b"image" or not x_ppi or not y_ppi or page > len(page_sizes_pt):
-            continue
-        page_w_in, page_h_in = page_sizes_pt[page - 1][0] / 72, page_sizes_pt[page - 1][1] / 72
-        share = (width / x_ppi) * (height / y_ppi) / max(page_w_in * page_h_in, 1e-6)
-        coverage[page] = min(1.0, coverage.get(page, 0.0) + share)
-    return coverage
 
 
 def usable_text(text: str, coverage: float) -> str | None:
