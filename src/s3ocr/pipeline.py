@@ -13,6 +13,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
@@ -27,6 +28,7 @@ from s3ocr.pages import PageSource, detect_media_type, open_pages
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
+from s3ocr.textclean import clean_text
 
 T = TypeVar("T")
 Outcome = DocumentResult | DocumentFailure
@@ -100,13 +102,15 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         if image is None:
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
         prepared = preprocess.prepare(image, settings.preprocess, settings.languages)
-        ocr_page = page
+        # prepare() measures the text size; for small text it names the resolution to tell the engine.
+        dpi = int(prepared.report.get("dpi") or page.dpi)
+        ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
             ocr_path = work_dir / f"{number:06d}_ocr.pgm"
             cv2.imwrite(str(ocr_path), prepared.image)
             files.append(ocr_path)
             height, width = prepared.image.shape[:2]
-            ocr_page = PageImage(number=number, path=ocr_path, width=width, height=height, dpi=page.dpi)
+            ocr_page = PageImage(number=number, path=ocr_path, width=width, height=height, dpi=dpi)
         timings["preprocess"] = round(perf_counter() - mark, 3)
         mark = perf_counter()
         recognition = engine.recognize(ocr_page, settings.languages, settings.page_timeout)
@@ -121,11 +125,12 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         for path in files:
             path.unlink(missing_ok=True)
     timings["total"] = round(perf_counter() - started, 3)
+    text = clean_text(recognition.text)
     return PageResult(
         number=number,
-        status="ok" if recognition.text.strip() else "empty",
-        text=recognition.text,
-        lines=recognition.lines,
+        status="ok" if text.strip() else "empty",
+        text=text,
+        lines=tuple(replace(line, text=clean_text(line.text)) for line in recognition.lines),
         mean_confidence=recognition.mean_confidence,
         width=ocr_page.width,
         height=ocr_page.height,

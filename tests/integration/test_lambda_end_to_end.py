@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from s3ocr.bench.accuracy import cer
 from s3ocr.devstack.event_source import queue_depth
 from tests.conftest import RESOURCES, load_event
 from tests.integration.conftest import output_json, upload_bytes, upload_quietly
-from tests.textmetrics import cer
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_png_upload_is_read_and_written_with_text_and_boxes(stack):
     # THEN the text in the output bucket matches the ground truth and the JSON describes it
     assert report.failed == 0
     text = stack.read_output("e2e/linn.png.txt").decode()
-    assert cer(text, (RESOURCES / "linn.txt").read_text()) <= 0.05
+    assert cer((RESOURCES / "linn.txt").read_text(), text) <= 0.05
     document = output_json(stack, "e2e/linn.png.json")
     assert document["status"] == "ok" and document["media_type"] == "image/png"
     assert document["source"]["bucket"] == stack.input_bucket and document["source"]["key"] == "e2e/linn.png"
@@ -40,7 +40,7 @@ def test_key_with_spaces_plus_and_chinese_keeps_its_name(stack):
     stack.upload(RESOURCES / "zh-clean.png", key)
     assert stack.events.drain().failed == 0
     assert f"{key}.txt" in stack.output_keys()
-    assert cer(stack.read_output(f"{key}.txt").decode(), (RESOURCES / "zh-clean.txt").read_text()) <= 0.1
+    assert cer((RESOURCES / "zh-clean.txt").read_text(), stack.read_output(f"{key}.txt").decode()) <= 0.1
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,9 @@ def test_timeout_is_a_page_timeout(resources, tmp_path):
 def test_missing_language_data_is_a_configuration_error(resources, tmp_path):
     with pytest.raises(ConfigurationError):
         TesseractEngine().recognize(_crop(resources, tmp_path), "eng+klingon", timeout=60)
+
+
+def test_resolution_is_passed_only_when_known(tmp_path):
+    engine = TesseractEngine()
+    assert "--dpi 300" in engine.config(PageImage(1, tmp_path / "p.pgm", 10, 10, 300))
+    assert "--dpi" not in engine.config(PageImage(1, tmp_path / "p.pgm", 10, 10, 0))

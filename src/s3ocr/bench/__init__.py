@@ -1,1 +1,1 @@
-"""Accuracy benchmark and the page generator it can be fed with (not used by the pipeline at run time)."""
+"""Benchmarks (accuracy, speed) and the page generator they can be fed with; not used by the pipeline at run time."""

@@ -66,6 +66,11 @@ class TesseractEngine:
     def version(self) -> str:
         return tesseract_version()
 
+    def config(self, page: PageImage) -> str:
+        """Command-line options; the resolution only when known (``--dpi 0`` would make Tesseract assume 70)."""
+        dpi = f" --dpi {page.dpi}" if page.dpi > 0 else ""
+        return f"--psm {self.psm}{dpi} -c tessedit_create_tsv=1"
+
     def check_languages(self, languages: str) -> None:
         missing = sorted(set(languages.split("+")) - installed_languages())
         if missing:
@@ -81,7 +86,7 @@ class TesseractEngine:
                     str(base),
                     extension="txt",
                     lang=languages,
-                    config=f"--psm {self.psm} --dpi {page.dpi} -c tessedit_create_tsv=1",
+                    config=self.config(page),
                     timeout=timeout,
                 )
             except RuntimeError as e:

@@ -1,0 +1,72 @@
+"""Text clean-up after recognition: CJK spacing and punctuation width.
+
+Tesseract's Chinese models put a space between every two characters ("命 令 解 释"), and read the
+full-width colon and semicolon as ASCII. The rules, applied to each line (newlines and blank lines
+between paragraphs are kept as they are):
+
+1. Spaces between two CJK characters are removed, and so are spaces on either side of full-width
+   punctuation (it carries its own spacing) and between CJK text and an ASCII bracket or mark that
+   hugs it ("二 世 ) 是" -> "二世) 是"). Spaces between CJK and Latin text stay ("使用 Shell 命令"),
+   as they are common in Chinese technical prose and harmless elsewhere.
+2. Punctuation width follows the script before it, for the marks Tesseract cannot tell apart by width:
+   ``: ; ! ?`` directly after a CJK character become ``：；！？`` (GB/T 15834; in the Chinese manual pages
+   the corpus comes from, 1111 of 1343 colons after a CJK character are full-width); ``：；！？``
+   between ASCII letters or digits become ASCII. Commas, full stops and brackets keep the form Tesseract
+   read: it does tell ``，`` from ``,`` and ``。`` from ``.`` by shape, and Chinese text uses both kinds of
+   brackets.
+3. ``〈`` followed on its line by a closing parenthesis is ``（`` (Tesseract's usual misreading of it).
+4. Full-width Latin letters and digits (``Ａ``, ``１``) become ASCII, and a lone ``…`` between Latin text
+   becomes ``...`` (the man-page ellipsis); ``……`` stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Han ideographs (with extension A and compatibility), kana, Hangul, bopomofo.
+_CJK = r"\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WIDE = _CJK + r"\u2014\u2026\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_WIDE}])[ \t\u3000]+(?=[{_WIDE}])")
+_SPACE_BEFORE_FULL_PUNCT = re.compile(
+    r"[ \t\u3000]+(?=[\u3001\u3002\uff01\uff09\uff0c\uff1a\uff1b\uff1f\u300b\u300d\u300f\u3011])"
+)
+_SPACE_AFTER_FULL_PUNCT = re.compile(r"(?<=[\u3001\u3002\uff08\uff0c\uff1a\uff1b\u300a\u300c\u300e\u3010])[ \t\u3000]+")
+# ASCII brackets and marks between CJK text: "二 世 ) 是" -> "二世) 是", "( 成 功" -> "(成功", "件 . 文" -> "件.文".
+_SPACE_BEFORE_ASCII_CLOSE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[)\]}}.,;:!?%])")
+_SPACE_AFTER_ASCII_OPEN = re.compile(rf"(?<=[(\[{{])[ \t]+(?=[{_WIDE}])")
+_SPACE_AFTER_ASCII_MARK_IN_CJK = re.compile(rf"(?<=[{_WIDE}][.,;:!?])[ \t]+(?=[{_WIDE}])")
+_ASCII_AFTER_CJK = re.compile(rf"(?<=[{_CJK}])[ \t]*([:;!?])")
+_FULL_BETWEEN_ASCII = re.compile(r"(?<=[A-Za-z0-9])([\uff1a\uff1b\uff01\uff1f])(?=[A-Za-z0-9])")
+_LONE_ELLIPSIS = re.compile(r"(?<![\u2026])\u2026(?![\u2026])(?=[^\u2026" + _CJK + r"]|$)")
+# Tesseract reads the full-width opening parenthesis as a single angle quote; one that a closing
+# parenthesis follows on the line (and no closing angle quote does) was a parenthesis.
+_ANGLE_AS_PAREN = re.compile(r"\u3008(?=[^\u3009]*[)\uff09])")
+_TO_FULL = str.maketrans({":": "\uff1a", ";": "\uff1b", "!": "\uff01", "?": "\uff1f"})
+_TO_ASCII = str.maketrans({"\uff1a": ":", "\uff1b": ";", "\uff01": "!", "\uff1f": "?"})
+# Full-width letters and digits U+FF10-FF19, FF21-FF3A, FF41-FF5A sit 0xFEE0 above ASCII.
+_FULL_ALNUM = {
+    code: code - 0xFEE0
+    for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+    for code in range(r[0], r[1] + 1)
+}
+
+
+def clean_line(line: str) -> str:
+    """Apply the module's rules to one line of text (no newlines inside)."""
+    line = _ANGLE_AS_PAREN.sub("\uff08", line.translate(_FULL_ALNUM))
+    line = _ASCII_AFTER_CJK.sub(lambda m: m.group(1).translate(_TO_FULL), line)
+    line = _FULL_BETWEEN_ASCII.sub(lambda m: m.group(1).translate(_TO_ASCII), line)
+    for wide_spacing in (_SPACE_BETWEEN_CJK, _SPACE_BEFORE_FULL_PUNCT, _SPACE_AFTER_FULL_PUNCT):
+        line = wide_spacing.sub("", line)
+    # After the wide spacing, so that "… …" is seen as one "……"; before the ASCII spacing, which the
+    # "..." it may produce takes part in.
+    line = _LONE_ELLIPSIS.sub("...", line)
+    for ascii_spacing in (_SPACE_BEFORE_ASCII_CLOSE, _SPACE_AFTER_ASCII_OPEN, _SPACE_AFTER_ASCII_MARK_IN_CJK):
+        line = ascii_spacing.sub("", line)
+    return line
+
+
+def clean_text(text: str) -> str:
+    """Clean recognised text line by line, keeping line breaks and paragraph breaks."""
+    return "\n".join(clean_line(line) for line in text.split("\n"))

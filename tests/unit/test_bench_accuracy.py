@@ -1,0 +1,126 @@
+"""The accuracy benchmark's scoring and table, and the corpus generator's pieces (no OCR run here)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s3ocr.bench import accuracy, corpus
+from s3ocr.bench.accuracy import PageScore, cer, levenshtein
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("", "", 0), ("abc", "", 3), ("", "ab", 2), ("kitten", "sitting", 3), ("命令解释", "命今解释程", 2)],
+)
+def test_levenshtein(a, b, distance):
+    assert levenshtein(a, b) == distance
+    assert levenshtein(b, a) == distance
+
+
+def test_cer_ignores_all_whitespace():
+    # GIVEN Tesseract's spaced CJK output and a reference with newlines WHEN scored THEN no error counts
+    assert cer("命令解释\n程序 shell", "命 令 解 释 程 序 s h e l l") == 0.0
+
+
+def test_cer_is_distance_over_reference_length():
+    assert cer("abcd", "abxd") == pytest.approx(0.25)
+    assert cer("ab", "") == 1.0
+    assert cer(" ", "") == 0.0
+    assert cer("", "x") == 1.0
+
+
+def test_recipe_for_config():
+    assert accuracy.recipe_for("raw") == "none"
+    assert accuracy.recipe_for("auto") == "auto"
+    assert accuracy.recipe_for("grayscale+median_denoise") == "grayscale,median_denoise"
+
+
+def test_load_corpus_reads_the_manifest(tmp_path):
+    entry = {"image": "zh-clean.png", "truth": "zh-clean.gt.txt", "lang": "zh", "degradation": "clean"}
+    (tmp_path / "manifest.json").write_text(json.dumps([entry]))
+    [sample] = accuracy.load_corpus(tmp_path)
+    assert sample.image == tmp_path / "zh-clean.png"
+    assert (sample.lang, sample.degradation, sample.font) == ("zh", "clean", "")
+
+
+def score(lang: str, kind: str, config: str, value: float) -> PageScore:
+    return PageScore(f"{lang}-{kind}.png", lang, kind, config, value, 1.0, {}, "")
+
+
+def test_markdown_table_has_a_cell_per_kind_and_config_and_mean_rows():
+    # GIVEN two kinds of zh pages (one with two pages) and one en page, scored in two configs
+    scores = [
+        score("zh", "clean", "raw", 0.1),
+        score("zh", "clean", "auto", 0.0),
+        score("zh", "rot90", "raw", 1.0),
+        score("zh", "rot90", "auto", 0.2),
+        score("zh", "rot90", "raw", 0.8),
+        score("zh", "rot90", "auto", 0.0),
+        score("en", "clean", "raw", 0.004),
+        score("en", "clean", "auto", 0.002),
+    ]
+    # WHEN tabulated
+    table = accuracy.markdown_table(scores, ["raw", "auto"]).splitlines()
+    # THEN pages of a kind are averaged, then kinds are averaged with equal weight
+    assert table[0] == "| lang | degradation | raw | auto |"
+    assert "| zh | rot90 | 0.900 | 0.100 |" in table
+    assert "| zh | **mean** | **0.500** | **0.050** |" in table
+    assert "| en | clean | 0.004 | 0.002 |" in table
+    assert table[-1] == "| all | seconds/page | 1.0 | 1.0 |"
+
+
+def test_man_paragraphs_strip_troff(tmp_path):
+    # GIVEN a gzipped troff page with requests, font escapes and an escaped hyphen
+    source = ".TH LS 1\n.SH 名称\nls \\- 列出目录内容，这一段足够长可以作为一个段落使用的文字。\n.PP\n"
+    source += "\\fBls\\fP [\\fI\\,选项\\/\\fP]... 列出指定文件的信息，如果没有指定则列出当前目录。\n"
+    page = tmp_path / "ls.1.gz"
+    page.write_bytes(gzip.compress(source.encode()))
+    # WHEN read THEN the paragraphs are plain text
+    assert corpus.man_paragraphs(page) == [
+        "ls - 列出目录内容，这一段足够长可以作为一个段落使用的文字。",
+        "ls [选项]... 列出指定文件的信息，如果没有指定则列出当前目录。",
+    ]
+
+
+def test_wrap_breaks_cjk_anywhere_and_latin_at_spaces():
+    font = corpus.ImageFont.load_default()
+    lines = corpus.wrap("alpha beta gamma delta epsilon zeta eta theta", font, 120)
+    assert len(lines) > 1
+    assert " ".join(lines) == "alpha beta gamma delta epsilon zeta eta theta"
+
+
+def test_render_page_returns_the_text_it_drew():
+    font = corpus.FONTS["en"][2]
+    if not Path(font).exists():
+        pytest.skip("DejaVu font not installed")
+    page, text = corpus.render_page(["first paragraph", "second one"], font, 40)
+    assert page.shape == (corpus.PAGE_H, corpus.PAGE_W)
+    assert text == "first paragraph\n\nsecond one"
+    assert page.min() == 0 and page.max() == 255
+
+
+@pytest.mark.parametrize("kind", sorted(corpus.DEGRADATIONS))
+def test_degradations_keep_a_page_a_gray_page(kind):
+    rng = np.random.default_rng(0)
+    page = np.full((200, 100), 255, np.uint8)
+    page[50:60, 10:90] = 0
+    damaged = corpus.DEGRADATIONS[kind](page, rng)
+    assert damaged.dtype == np.uint8 and damaged.ndim == 2
+    expected = {"rot90": (100, 200), "phone": (100, 50)}.get(kind, (200, 100))
+    assert damaged.shape == expected
+    if kind in ("noise", "shadow", "saltpepper", "skew"):
+        assert not np.array_equal(damaged, page)
+
+
+def test_pick_text_is_reproducible_from_its_seed():
+    if not any(corpus.MAN_DIRS["en"].glob("*.gz")):
+        pytest.skip("no manual pages installed")
+    first = corpus.pick_text("en", random.Random(3), 500)
+    assert first == corpus.pick_text("en", random.Random(3), 500)
+    assert sum(len(p) for p in first) >= 500
