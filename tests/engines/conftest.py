@@ -13,18 +13,24 @@ from pathlib import Path
 import cv2
 import pytest
 
+from s3ocr.engines.aliyun import AliyunCredentials, AliyunEngine
 from s3ocr.engines.baidu import BaiduEngine
 from s3ocr.engines.base import Engine
 from s3ocr.engines.retry import FAST_BACKOFF
+from s3ocr.engines.tencent import TencentCredentials, TencentEngine
 from s3ocr.engines.tesseract import TesseractEngine
 from s3ocr.engines.textract import TextractEngine
 from s3ocr.models import PageImage
 from s3ocr.secrets import BaiduCredentials
 from tests.conftest import RESOURCES
+from tests.fakes_services import aliyun as aliyun_service
 from tests.fakes_services import baidu as baidu_service
+from tests.fakes_services import tencent as tencent_service
 from tests.fakes_services import textract as textract_service
+from tests.fakes_services.aliyun import AliyunFake
 from tests.fakes_services.baidu import BaiduFake
 from tests.fakes_services.server import LoopbackService
+from tests.fakes_services.tencent import TencentFake
 from tests.fakes_services.textract import TextractFake
 
 # The title and first text line of linn.png: real print, small enough that Tesseract reads it in ~0.5 s.
@@ -98,12 +104,42 @@ class EngineCase:
             self.fake.delay = seconds
 
 
+@pytest.fixture
+def tencent_fake() -> Iterator[TencentFake]:
+    fake = TencentFake().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def aliyun_fake() -> Iterator[AliyunFake]:
+    fake = AliyunFake().start()
+    yield fake
+    fake.stop()
+
+
+def make_tencent(fake: TencentFake, api: str = "basic", **options: object) -> TencentEngine:
+    options.setdefault("backoff", FAST_BACKOFF)
+    credentials = TencentCredentials(tencent_service.SECRET_ID, tencent_service.SECRET_KEY)
+    return TencentEngine(api, credentials=lambda: credentials, endpoint=fake.url, **options)  # type: ignore[arg-type]
+
+
+def make_aliyun(fake: AliyunFake, **options: object) -> AliyunEngine:
+    options.setdefault("backoff", FAST_BACKOFF)
+    credentials = AliyunCredentials(aliyun_service.ACCESS_KEY_ID, aliyun_service.ACCESS_KEY_SECRET)
+    return AliyunEngine(credentials=lambda: credentials, endpoint=fake.url, **options)  # type: ignore[arg-type]
+
+
 CASES: dict[str, Callable[[pytest.FixtureRequest], EngineCase]] = {
     "tesseract": lambda request: EngineCase(TesseractEngine(), "eng"),
     "baidu": lambda request: EngineCase(make_baidu(fake := request.getfixturevalue("baidu_fake")), "eng", fake),
     "baidu-accurate": lambda request: EngineCase(
         make_baidu(fake := request.getfixturevalue("baidu_fake"), "accurate"), "eng", fake),
     "textract": lambda request: EngineCase(make_textract(), "eng", request.getfixturevalue("textract_fake")),
+    "tencent": lambda request: EngineCase(make_tencent(fake := request.getfixturevalue("tencent_fake")), "eng", fake),
+    "tencent-accurate": lambda request: EngineCase(
+        make_tencent(fake := request.getfixturevalue("tencent_fake"), "accurate"), "eng", fake),
+    "aliyun": lambda request: EngineCase(make_aliyun(fake := request.getfixturevalue("aliyun_fake")), "eng", fake),
 }
 CLOUD_CASES = [name for name in CASES if name != "tesseract"]
 

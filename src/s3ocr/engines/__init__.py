@@ -27,6 +27,25 @@ def _textract() -> Engine:
     return TextractEngine()
 
 
+def _tencent(api: str) -> Callable[[], Engine]:
+    def factory() -> Engine:
+        try:
+            from s3ocr.engines.tencent import TencentEngine
+        except ImportError as e:
+            raise ConfigurationError("the tencent engine needs its SDK: pip install 's3ocr[tencent]'") from e
+        return TencentEngine(api)
+
+    return factory
+
+
+def _aliyun() -> Engine:
+    try:
+        from s3ocr.engines.aliyun import AliyunEngine
+    except ImportError as e:
+        raise ConfigurationError("the aliyun engine needs its SDK: pip install 's3ocr[aliyun]'") from e
+    return AliyunEngine()
+
+
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract": TesseractEngine,
     "baidu": _baidu("general"),
@@ -34,6 +53,10 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     "baidu-basic": _baidu("basicGeneral"),
     "baidu-accurate-basic": _baidu("basicAccurate"),
     "textract": _textract,
+    # Optional extras: their SDKs are not in the Lambda image unless it is built with them.
+    "tencent": _tencent("basic"),
+    "tencent-accurate": _tencent("accurate"),
+    "aliyun": _aliyun,
 }
 
 
