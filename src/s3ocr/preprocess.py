@@ -219,7 +219,9 @@ def resolution_for_pitch(pitch: float) -> int | None:
     return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
 
 
-def prepare(image: np.ndarray, recipe: str = "auto", languages: str = "eng") -> Prepared:
+def prepare(
+    image: np.ndarray, recipe: str = "auto", languages: str = "eng", defer_upside_down: bool = False
+) -> Prepared:
     """Apply a recipe to a page image (BGR or gray ``uint8``) and record the steps taken."""
     if recipe != "auto":
         names = resolve_recipe(recipe)
@@ -227,10 +229,10 @@ def prepare(image: np.ndarray, recipe: str = "auto", languages: str = "eng") -> 
             image=apply_steps(image, names),
             report={"recipe": recipe, "steps": list(names), "rotation": 0, "skew": 0.0, "dpi": None},
         )
-    return prepare_auto(image, languages)
+    return prepare_auto(image, languages, defer_upside_down)
 
 
-def prepare_auto(image: np.ndarray, languages: str) -> Prepared:
+def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = False) -> Prepared:
     """Measure the page, then apply only the steps its measurements call for (recorded in the report)."""
     gray = grayscale(image)
     steps = ["grayscale"]
@@ -256,7 +258,10 @@ def prepare_auto(image: np.ndarray, languages: str) -> Prepared:
         steps.append("deskew")
     pitch = line_pitch(gray)
     measured["line_pitch"] = round(pitch, 1)
-    upright = orientation.detect_orientation(gray, languages, pitch)
+    # Deferred: the caller reads the page as it is and re-reads it turned 180 degrees only when that
+    # reading is unsure, so upright pages (nearly all) pay nothing for the question.
+    upright = (orientation.Orientation(rotation=0, method="deferred", confidence=0.0) if defer_upside_down
+               else orientation.detect_orientation(gray, languages, pitch))
     gray = orientation.rotate_quarter(gray, upright.rotation)
     rotation = (quarter + upright.rotation) % 360
     if rotation:

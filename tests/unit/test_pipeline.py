@@ -80,3 +80,55 @@ def test_bad_input_becomes_a_typed_failure(tmp_path, content, reason):
     path.write_bytes(content)
     outcome = process_local_file(path, DocumentRef("", "bad.pdf"), _settings(tmp_path), FakeEngine())
     assert isinstance(outcome, DocumentFailure) and outcome.reason == reason
+
+
+class OrientationSensitiveEngine:
+    """Sure of its reading only when the page's dark mark is at the top: a stand-in for upside-down text."""
+
+    name = "oriented"
+    version = "0"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def recognize(self, page, languages, timeout):
+        import cv2
+
+        from s3ocr.models import Recognition
+
+        self.reads += 1
+        image = cv2.imread(str(page.path), cv2.IMREAD_GRAYSCALE)
+        upright = image[: image.shape[0] // 2].mean() < image[image.shape[0] // 2 :].mean()
+        return Recognition(text="upright" if upright else "nwop ǝpısdn", lines=(),
+                           mean_confidence=0.92 if upright else 0.3)
+
+
+def _marked_page(top_dark: bool):
+    import numpy as np
+
+    image = np.full((40, 30), 255, np.uint8)
+    image[:10] = 0
+    return image if top_dark else np.ascontiguousarray(image[::-1])
+
+
+@pytest.mark.parametrize(("top_dark", "reads", "rotation", "text"), [(True, 1, 0, "upright"),
+                                                                     (False, 2, 180, "upright")])
+def test_an_unsure_reading_is_retried_upside_down_and_the_surer_one_kept(tmp_path, top_dark, reads, rotation, text):
+    import cv2
+
+    from s3ocr.models import PageImage
+    from s3ocr.pipeline import recognize_either_way
+    from s3ocr.preprocess import Prepared
+
+    image = _marked_page(top_dark)
+    path = tmp_path / "000001_ocr.pgm"
+    cv2.imwrite(str(path), image)
+    prepared = Prepared(image=image, report={"rotation": 0, "steps": ["grayscale"],
+                                             "orientation": {"method": "deferred", "confidence": 0.0}})
+    engine = OrientationSensitiveEngine()
+    recognition, page, report = recognize_either_way(prepared, PageImage(1, path, 30, 40, 300), tmp_path, [],
+                                                     Settings(work_dir=tmp_path), engine)
+    assert (engine.reads, report["rotation"], recognition.text) == (reads, rotation, text)
+    if rotation:  # the page handed on is the turned one, so boxes match the reading
+        assert report["orientation"]["method"] == "reread" and "rotate_180" in report["steps"]
+        assert page.path.name == "000001_ocr180.pgm"
