@@ -27,7 +27,7 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_util import models as util_models
 from Tea.exceptions import TeaException, UnretryableException
 
-from s3ocr.engines.imagelimits import FittedImage, ImageLimits, fit_image
+from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import (
@@ -158,18 +158,9 @@ class AliyunEngine:
         # RecognizeGeneral takes no language: it reads Chinese and English, so ``languages`` is not sent.
         deadline = Deadline(timeout)
         client = self.client()
-        rejection: AliyunRejectedError | None = None
-        for strict in (False, True):
-            image = fit_image(page.path, self.limits, strict=strict)
-            try:
-                data = call_with_retry(functools.partial(self._attempt, client, image), deadline=deadline,
-                                       backoff=self.backoff)
-            except AliyunRejectedError as e:
-                rejection = e
-                continue
-            return replace(self.parse(data, image, page), engine=self.name)
-        raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
-                                 f"at {image.width}x{image.height}") from rejection
+        data, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
+            functools.partial(self._attempt, client, fitted), deadline=deadline, backoff=self.backoff))
+        return replace(self.parse(data, image, page), engine=self.name)
 
     def _attempt(self, client: OcrClient, image: FittedImage, remaining: float) -> Mapping[str, Any]:
         milliseconds = max(1, int(remaining * 1000))

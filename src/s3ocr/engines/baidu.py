@@ -21,14 +21,13 @@ from s3ocr.engines.baidu_sdk import (
     DEFAULT_TOKEN_URL,
     ENDPOINT_ENV,
     TOKEN_URL_ENV,
-    ImageRejectedError,
     VerifiedAipOcr,
     classify,
     sdk_version,
 )
-from s3ocr.engines.imagelimits import FittedImage, ImageLimits, fit_image
+from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
-from s3ocr.errors import ConfigurationError, RejectedInputError
+from s3ocr.errors import ConfigurationError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word
 from s3ocr.secrets import BaiduCredentials, baidu_credentials
 
@@ -126,18 +125,9 @@ class BaiduEngine:
         options = self.options(languages)
         deadline = Deadline(timeout)
         client = self.client()
-        rejection: ImageRejectedError | None = None
-        for strict in (False, True):
-            image = fit_image(page.path, self.limits, strict=strict)
-            attempt = functools.partial(self._attempt, client, image, options)
-            try:
-                result = call_with_retry(attempt, deadline=deadline, backoff=self.backoff)
-            except ImageRejectedError as e:
-                rejection = e
-                continue
-            return replace(self.parse(result, image, page), engine=self.name)
-        raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
-                                 f"at {image.width}x{image.height}") from rejection
+        result, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
+            functools.partial(self._attempt, client, fitted, options), deadline=deadline, backoff=self.backoff))
+        return replace(self.parse(result, image, page), engine=self.name)
 
     def _attempt(self, client: VerifiedAipOcr, image: FittedImage, options: Mapping[str, str],
                  remaining: float) -> Mapping[str, Any]:

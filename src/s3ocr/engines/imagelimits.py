@@ -13,11 +13,14 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
 from s3ocr.errors import EngineError, RejectedInputError
 from s3ocr.models import Box, PageImage
+
+T = TypeVar("T")
 
 
 def raw_size(data: bytes) -> int:
@@ -138,3 +141,17 @@ def _encodings(image: Image.Image, formats: tuple[str, ...]) -> Iterator[tuple[b
             else:
                 image.save(buffer, format=fmt, quality=quality)
             yield buffer.getvalue(), fmt
+
+
+def send_fitted(path: Path, limits: ImageLimits, send: Callable[[FittedImage], T]) -> tuple[T, FittedImage]:
+    """Send the page fitted to a service's limits; when the service rejects it, once more fitted strictly
+    (smaller, as JPEG); a second rejection is the page's ``RejectedInputError``."""
+    rejection: RejectedInputError | None = None
+    for strict in (False, True):
+        image = fit_image(path, limits, strict=strict)
+        try:
+            return send(image), image
+        except RejectedInputError as e:
+            rejection = e
+    raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
+                             f"at {image.width}x{image.height}") from rejection

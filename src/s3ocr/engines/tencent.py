@@ -26,7 +26,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.ocr.v20181119 import models, ocr_client
 
-from s3ocr.engines.imagelimits import FittedImage, ImageLimits, base64_size, fit_image
+from s3ocr.engines.imagelimits import FittedImage, ImageLimits, base64_size, send_fitted
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import (
@@ -210,18 +210,10 @@ class TencentEngine:
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         deadline = Deadline(timeout)
-        rejection: TencentRejectedError | None = None
-        for strict in (False, True):
-            image = fit_image(page.path, self.limits, strict=strict)
-            attempt = functools.partial(self._attempt, image, self.request(image, languages))
-            try:
-                detections = call_with_retry(attempt, deadline=deadline, backoff=self.backoff)
-            except TencentRejectedError as e:
-                rejection = e
-                continue
-            return replace(self.parse(detections, image, page), engine=self.name)
-        raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
-                                 f"at {image.width}x{image.height}") from rejection
+        detections, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
+            functools.partial(self._attempt, fitted, self.request(fitted, languages)), deadline=deadline,
+            backoff=self.backoff))
+        return replace(self.parse(detections, image, page), engine=self.name)
 
     def _attempt(self, image: FittedImage, request: Any, remaining: float) -> Sequence[Any]:
         client = self.client(max(0.001, remaining))

@@ -28,7 +28,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from s3ocr.engines.imagelimits import FittedImage, ImageLimits, fit_image
+from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.errors import (
     ConfigurationError,
@@ -124,18 +124,9 @@ class TextractEngine:
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         # Textract picks the language itself; ``languages`` is not a request parameter.
         deadline = Deadline(timeout)
-        rejection: TextractRejectedError | None = None
-        for strict in (False, True):
-            image = fit_image(page.path, self.limits, strict=strict)
-            try:
-                response = call_with_retry(functools.partial(self._detect, image), deadline=deadline,
-                                           backoff=self.backoff)
-            except TextractRejectedError as e:
-                rejection = e
-                continue
-            return replace(self.parse(response, image, page), engine=self.name)
-        raise RejectedInputError(f"{rejection}; also after re-encoding the page as {image.format} "
-                                 f"at {image.width}x{image.height}") from rejection
+        response, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
+            functools.partial(self._detect, fitted), deadline=deadline, backoff=self.backoff))
+        return replace(self.parse(response, image, page), engine=self.name)
 
     def _detect(self, image: FittedImage, remaining: float) -> Mapping[str, Any]:
         client = self.client(remaining)
