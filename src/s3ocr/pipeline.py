@@ -16,12 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import cv2
-import numpy as np
-
-from s3ocr import preprocess
 from s3ocr.engines.base import Engine
 from s3ocr.errors import CorruptDocumentError, NoPageReadError, PageTimeoutError, PermanentError
 from s3ocr.models import (
@@ -38,6 +34,11 @@ from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
 from s3ocr.textclean import clean_text
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from s3ocr.preprocess import Prepared
 
 T = TypeVar("T")
 # A reading less sure than this (mean word confidence) may be of a page upside down. Measured on the
@@ -104,6 +105,12 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         timings["total"] = round(perf_counter() - started, 3)
         return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
                           engine="pdftotext", timings=timings)
+    # OpenCV and the preprocessing modules are loaded by the first page that needs OCR: a born-digital
+    # document never pays for them.
+    import cv2
+
+    from s3ocr import preprocess
+
     files: list[Path] = []
     try:
         page = source.render(number, work_dir)
@@ -150,6 +157,8 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
 
 
 def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: Path, files: list[Path]) -> PageImage:
+    import cv2
+
     path = work_dir / f"{number:06d}_{kind}.pgm"
     cv2.imwrite(str(path), image)
     files.append(path)
@@ -157,7 +166,7 @@ def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: P
 
 
 def recognize_either_way(
-    prepared: preprocess.Prepared, page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
+    prepared: Prepared, page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
     engine: Engine,
 ) -> tuple[Recognition, PageImage, dict[str, Any]]:
     """Read the page as prepared; when prepare() left "upside down?" open and the reading is unsure, read it
@@ -167,8 +176,7 @@ def recognize_either_way(
     first_confidence = first.mean_confidence or 0.0
     if (report.get("orientation") or {}).get("method") != "deferred" or first_confidence >= UPRIGHT_CONFIDENCE:
         return first, page, report
-    flipped = _write_page(cv2.rotate(prepared.image, cv2.ROTATE_180), page.number, "ocr180", page.dpi, work_dir,
-                          files)
+    flipped = _write_page(prepared.image[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
     second = engine.recognize(flipped, settings.languages, settings.page_timeout)
     second_confidence = second.mean_confidence or 0.0
     report["orientation"] = {"method": "reread", "confidence": round(abs(second_confidence - first_confidence), 3),

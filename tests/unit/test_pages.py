@@ -109,3 +109,10 @@ def test_low_resolution_scans_and_other_encodings_are_rendered(tmp_path, resourc
     assert page.path.suffix == ".pgm" and page.dpi == 300
     flate = open_pages(resources / "linn.pdf", "application/pdf", dpi=100, max_page_pixels=10**8)
     assert flate.render(1, tmp_path).path.suffix == ".pgm"
+
+
+def test_a_600_dpi_scan_is_brought_down_to_300_dpi(tmp_path):
+    path = tmp_path / "fine.png"
+    Image.new("L", (1200, 1600), 255).save(path, dpi=(600, 600))
+    page = ImagePages(path, max_page_pixels=10**8).render(1, tmp_path)
+    assert (page.width, page.height, page.dpi) == (600, 800, 300)

@@ -1,6 +1,7 @@
 """Engines by name: a plain registry dict; two or five engines do not need a plugin framework.
 
-Cloud engines are imported when first asked for, so a Tesseract-only function never loads their SDKs.
+Engines are imported when first asked for: a Tesseract-only function never loads the cloud SDKs, and a
+born-digital document never loads Tesseract's wrapper (or numpy through it).
 """
 
 from __future__ import annotations
@@ -8,8 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from s3ocr.engines.base import Engine
-from s3ocr.engines.tesseract import TesseractEngine
 from s3ocr.errors import ConfigurationError
+
+
+def _tesseract() -> Engine:
+    from s3ocr.engines.tesseract import TesseractEngine
+
+    return TesseractEngine()
 
 
 def _baidu(api: str) -> Callable[[], Engine]:
@@ -47,7 +53,7 @@ def _aliyun() -> Engine:
 
 
 ENGINES: dict[str, Callable[[], Engine]] = {
-    "tesseract": TesseractEngine,
+    "tesseract": _tesseract,
     "baidu": _baidu("general"),
     "baidu-accurate": _baidu("accurate"),
     "baidu-basic": _baidu("basicGeneral"),

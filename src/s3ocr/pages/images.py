@@ -17,6 +17,10 @@ from s3ocr.models import PageImage
 # Beyond this many times the pixel cap the image is refused outright; between 1x and this it is decoded
 # and scaled down to the cap.
 _REFUSE_FACTOR = 4
+# Scans above this resolution are brought down to OCR_DPI: Tesseract reads 300 dpi text as well as 600 dpi
+# text, in a quarter of the time (a 600 dpi A4 page: 35 megapixels).
+MAX_OCR_DPI = 400
+OCR_DPI = 300
 
 
 def to_gray(frame: Image.Image) -> np.ndarray:
@@ -81,8 +85,8 @@ class ImagePages:
         except (OSError, SyntaxError, ValueError, IndexError, EOFError) as e:
             raise CorruptDocumentError(f"frame {number} of the image cannot be decoded: {type(e).__name__}") from e
         pixels = gray.shape[0] * gray.shape[1]
-        if pixels > self.max_page_pixels:
-            scale = (self.max_page_pixels / pixels) ** 0.5
+        scale = min(1.0, (self.max_page_pixels / pixels) ** 0.5, OCR_DPI / dpi if dpi > MAX_OCR_DPI else 1.0)
+        if scale < 1.0:
             size = (max(1, int(gray.shape[1] * scale)), max(1, int(gray.shape[0] * scale)))
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
             dpi = round(dpi * scale) if dpi else 0

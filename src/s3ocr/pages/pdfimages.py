@@ -53,7 +53,7 @@ def coverage(images: list[ImageInfo], size_pt: tuple[float, float]) -> float:
 
 
 def single_jpeg_scan(images: list[ImageInfo], size_pt: tuple[float, float], min_ppi: int = 240,
-                     max_ppi: int = 600) -> ImageInfo | None:
+                     max_ppi: int = 400) -> ImageInfo | None:
     """The page's scan when the page is exactly one gray/RGB JPEG filling it at a usable, square
     resolution: then the JPEG itself is the page, with no rendering and no resampling."""
     if len(images) != 1:
