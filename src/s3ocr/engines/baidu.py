@@ -27,6 +27,7 @@ from s3ocr.engines.baidu_sdk import (
 )
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
+from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import ConfigurationError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word
 from s3ocr.secrets import BaiduCredentials, baidu_credentials
@@ -179,25 +180,7 @@ def _box(location: Mapping[str, Any] | None, image: FittedImage, page: PageImage
 
 def _words(item: Mapping[str, Any], text: str, line_box: Box, confidence: float, image: FittedImage,
            page: PageImage) -> tuple[Word, ...]:
-    """Words are the line's whitespace-separated tokens; their boxes join the boxes of their characters.
-
-    Baidu gives no word level. Without usable per-character boxes (their count must match the non-space
-    characters), a word's box is its share of the line box, by character position.
-    """
-    tokens = text.split()
-    chars = item.get("chars") or []
-    if chars and len(chars) == sum(len(token) for token in tokens):
-        words, position = [], 0
-        for token in tokens:
-            boxes = [_box(char.get("location"), image, page) for char in chars[position:position + len(token)]]
-            position += len(token)
-            words.append(Word(token, functools.reduce(Box.union, boxes), confidence))
-        return tuple(words)
-    words, start = [], 0
-    for token in tokens:
-        start = text.index(token, start)
-        left = line_box.left + line_box.width * start // len(text)
-        right = line_box.left + line_box.width * (start + len(token)) // len(text)
-        words.append(Word(token, Box(left, line_box.top, max(1, right - left), line_box.height), confidence))
-        start += len(token)
-    return tuple(words)
+    """Baidu gives no word level: words are the line's tokens, boxed by their characters' boxes when the
+    per-character boxes match the non-space characters, else by their share of the line box."""
+    chars = [(_box(char.get("location"), image, page), confidence) for char in item.get("chars") or []]
+    return split_words(text, line_box, confidence, chars or None)
