@@ -7,12 +7,10 @@ parallelism of their own), in a bounded window so that only a few pages are on d
 from __future__ import annotations
 
 import contextlib
-import itertools
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
@@ -78,20 +76,36 @@ def document_work_dir(settings: Settings) -> Iterator[Path]:
 
 
 def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers: int) -> Iterator[T]:
-    """``map`` over a thread pool, results in order, at most ``2 * workers`` items in flight."""
+    """``map`` over a thread pool, results in the order of ``items``, at most ``2 * workers`` in flight.
+
+    A new item starts as soon as any running one finishes (not only the oldest), so a long item at the head
+    never leaves a worker idle; finished results wait in a small buffer until their turn.
+    """
     if workers <= 1:
         yield from map(fn, items)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3ocr-page")
     try:
-        iterator = iter(items)
-        pending: deque[Future[T]] = deque(pool.submit(fn, item) for item in itertools.islice(iterator, 2 * workers))
-        while pending:
-            result = pending.popleft().result()
-            following = next(iterator, None)
+        queue = enumerate(items)
+        in_flight: dict[Future[T], int] = {}
+        finished: dict[int, T] = {}
+        turn = 0
+
+        def start_next() -> None:
+            following = next(queue, None)
             if following is not None:
-                pending.append(pool.submit(fn, following))
-            yield result
+                in_flight[pool.submit(fn, following[1])] = following[0]
+
+        for _ in range(2 * workers):
+            start_next()
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished[in_flight.pop(future)] = future.result()
+                start_next()
+            while turn in finished:
+                yield finished.pop(turn)
+                turn += 1
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -206,9 +220,8 @@ def process_file(
     workers = min(settings.worker_count, len(numbers))
     pages = []
     with observer.stage("pages"):
-        for page in ordered_concurrent_map(
-            lambda n: read_page(source, n, work_dir, settings, engine), numbers, workers
-        ):
+        for page in ordered_concurrent_map(lambda n: read_page(source, n, work_dir, settings, engine), numbers,
+                                           workers):
             observer.page_done(page)
             pages.append(page)
     if pages and all(page.status == "failed" for page in pages):

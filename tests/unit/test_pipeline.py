@@ -132,3 +132,25 @@ def test_an_unsure_reading_is_retried_upside_down_and_the_surer_one_kept(tmp_pat
     if rotation:  # the page handed on is the turned one, so boxes match the reading
         assert report["orientation"]["method"] == "reread" and "rotate_180" in report["steps"]
         assert page.path.name == "000001_ocr180.pgm"
+
+
+def test_a_long_first_item_does_not_leave_the_other_worker_idle():
+    import threading
+    import time
+
+    # GIVEN a slow first item that waits for the last of many quick ones, on two workers
+    last_item_started = threading.Event()
+    seen_by_slow_item: list[bool] = []
+
+    def work(n: int) -> int:
+        if n == 0:
+            seen_by_slow_item.append(last_item_started.wait(2))
+            return n
+        if n == 9:
+            last_item_started.set()
+        time.sleep(0.01)
+        return n
+
+    # WHEN mapped; THEN the quick items ran past the window while item 0 was still running, and order holds
+    assert list(ordered_concurrent_map(work, range(10), workers=2)) == list(range(10))
+    assert seen_by_slow_item == [True]
