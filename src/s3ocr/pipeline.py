@@ -36,7 +36,6 @@ from s3ocr.textclean import clean_text
 if TYPE_CHECKING:
     import numpy as np
 
-    from s3ocr.preprocess import Prepared
 
 T = TypeVar("T")
 # A reading less sure than this (mean word confidence) may be of a page upside down. Measured on the
@@ -140,9 +139,13 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
             ocr_page = _write_page(prepared.image, number, "ocr", dpi, work_dir, files)
+        report = prepared.report
+        # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
+        # no page in memory while its Tesseract does (~17 MB a worker for A4 at 300 dpi).
+        del image, prepared
         timings["preprocess"] = round(perf_counter() - mark, 3)
         mark = perf_counter()
-        recognition, ocr_page, report = recognize_either_way(prepared, ocr_page, work_dir, files, settings, engine)
+        recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings, engine)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -180,17 +183,22 @@ def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: P
 
 
 def recognize_either_way(
-    prepared: Prepared, page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
+    prepared_report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
     engine: Engine,
 ) -> tuple[Recognition, PageImage, dict[str, Any]]:
     """Read the page as prepared; when prepare() left "upside down?" open and the reading is unsure, read it
     again turned 180 degrees and keep the surer reading. Upright pages are read once."""
-    report = dict(prepared.report)
+    report = dict(prepared_report)
     first = engine.recognize(page, settings.languages, settings.page_timeout)
     first_confidence = first.mean_confidence or 0.0
     if (report.get("orientation") or {}).get("method") != "deferred" or first_confidence >= UPRIGHT_CONFIDENCE:
         return first, page, report
-    flipped = _write_page(prepared.image[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
+    import cv2
+
+    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)  # unsure pages are rare: read it back
+    if prepared is None:
+        raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
+    flipped = _write_page(prepared[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
     second = engine.recognize(flipped, settings.languages, settings.page_timeout)
     second_confidence = second.mean_confidence or 0.0
     report["orientation"] = {"method": "reread", "confidence": round(abs(second_confidence - first_confidence), 3),

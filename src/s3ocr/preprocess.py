@@ -99,22 +99,27 @@ def otsu_binarize(image: np.ndarray) -> np.ndarray:
     return cv2.threshold(grayscale(image), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
 
 
-def estimate_background(gray: np.ndarray) -> np.ndarray:
-    """The paper without the ink: a grey closing wider than any stroke, smoothed, at a quarter size."""
+def small_background(gray: np.ndarray) -> np.ndarray:
+    """The paper without the ink, at a quarter size: a grey closing wider than any stroke, smoothed."""
     h, w = gray.shape[:2]
     small = cv2.resize(gray, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
     # 15 px at quarter size = 60 px on the page: wider than any stroke, so closing paints ink over with paper.
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
-    smooth = cv2.medianBlur(closed, 21) if min(closed.shape[:2]) > 21 else closed
-    return cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.medianBlur(closed, 21) if min(closed.shape[:2]) > 21 else closed
+
+
+def estimate_background(gray: np.ndarray) -> np.ndarray:
+    """The paper without the ink, at the page's size."""
+    h, w = gray.shape[:2]
+    return cv2.resize(small_background(gray), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def normalize_background(image: np.ndarray) -> np.ndarray:
     """Divide the page by its background so paper becomes white and shadows vanish, ink keeps its contrast."""
     gray = grayscale(image)
-    background = estimate_background(gray).astype(np.float32)
-    flat = gray.astype(np.float32) / np.maximum(background, 1.0) * 255.0
-    return np.clip(flat, 0, 255).astype(np.uint8)
+    # 8-bit division with the scale folded in (saturating, rounded): no float copies of the page, which
+    # cost ~105 MB per 300 dpi A4 page and set the pipeline's memory peak.
+    return cv2.divide(gray, np.maximum(estimate_background(gray), 1), scale=255)
 
 
 def deskew(image: np.ndarray) -> np.ndarray:
@@ -187,7 +192,8 @@ def impulse_noise_fraction(gray: np.ndarray) -> float:
 
 def uneven_light(gray: np.ndarray) -> float:
     """How much the paper's brightness varies over the page: (p98 - p2) / p98 of the background."""
-    background = estimate_background(gray)
+    # The quarter-size background has the same distribution, at 1/16 of the cost (no full-size float copy).
+    background = small_background(gray)
     low, high = np.percentile(background, [2, 98])
     return float((high - low) / max(high, 1.0))
 

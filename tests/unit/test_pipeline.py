@@ -118,13 +118,11 @@ def test_an_unsure_reading_is_retried_upside_down_and_the_surer_one_kept(tmp_pat
 
     from s3ocr.models import PageImage
     from s3ocr.pipeline import recognize_either_way
-    from s3ocr.preprocess import Prepared
 
     image = _marked_page(top_dark)
     path = tmp_path / "000001_ocr.pgm"
     cv2.imwrite(str(path), image)
-    prepared = Prepared(image=image, report={"rotation": 0, "steps": ["grayscale"],
-                                             "orientation": {"method": "deferred", "confidence": 0.0}})
+    prepared = {"rotation": 0, "steps": ["grayscale"], "orientation": {"method": "deferred", "confidence": 0.0}}
     engine = OrientationSensitiveEngine()
     recognition, page, report = recognize_either_way(prepared, PageImage(1, path, 30, 40, 300), tmp_path, [],
                                                      Settings(work_dir=tmp_path), engine)
