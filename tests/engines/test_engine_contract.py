@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from s3ocr.engines.base import Engine
-from s3ocr.engines.retry import FAST_BACKOFF
+from s3ocr.engines.retry import FAST_BACKOFF, Backoff
 from s3ocr.errors import (
     EngineQuotaError,
     EngineUnavailableError,
@@ -104,6 +104,18 @@ def test_persistent_throttling_or_outage_is_transient(cloud_case, page, kind):
     with pytest.raises(EngineUnavailableError):
         cloud_case.engine.recognize(page, cloud_case.languages, timeout=30)
     assert len(cloud_case.fake.ocr_requests) == FAST_BACKOFF.max_attempts
+
+
+def test_retries_stop_when_the_page_budget_runs_out(cloud_case, page):
+    # GIVEN throttling that never ends, and a backoff that would allow 50 attempts
+    cloud_case.fake.fail_next("throttled", times=1000)
+    cloud_case.engine.backoff = Backoff(base=0.05, cap=0.1, max_attempts=50, min_attempt_time=0.0)
+    started = time.monotonic()
+    # WHEN a page with a 0.5 s budget is read  THEN the engine gives up inside the budget
+    with pytest.raises(EngineUnavailableError, match=r"in a 0\.5 s budget"):
+        cloud_case.engine.recognize(page, cloud_case.languages, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert 2 <= len(cloud_case.fake.ocr_requests) < 50
 
 
 def test_quota_is_not_retried(cloud_case, page):
