@@ -102,7 +102,3 @@ class Settings:
     @property
     def worker_count(self) -> int:
         return self.workers or available_cpus()
-
-    def output_key(self, source_key: str, suffix: str) -> str:
-        """Deterministic output key: ``<prefix><source key><suffix>`` (e.g. ``.txt``, ``.error.json``)."""
-        return f"{self.output_prefix}{source_key}{suffix}"

@@ -82,14 +82,6 @@ def fetch_s3_object(
     return path, completed, dict(head.get("Metadata") or {})
 
 
-def local_ref(path: Path) -> DocumentRef:
-    """A ref for a local file (no bucket)."""
-    stat = path.stat()
-    if stat.st_size == 0:
-        raise EmptyFileError("the file has no bytes")
-    return DocumentRef(bucket="", key=str(path), size=stat.st_size)
-
-
 def parse_s3_uri(uri: str) -> DocumentRef:
     """``s3://bucket/key`` as a ref."""
     rest = uri.removeprefix("s3://")

@@ -19,7 +19,6 @@ def test_environment_is_read():
            "MAX_PAGES": "7", "OCR_ENGINE": "tesseract", "S3OCR_WORK_DIR": "/var/tmp/x"}
     settings = Settings.from_env(env)
     assert settings.output_bucket == "out" and settings.dpi == 200 and settings.max_pages == 7
-    assert settings.output_key("a/b.pdf", ".txt") == "ocr/a/b.pdf.txt"
     assert settings.work_dir == Path("/var/tmp/x")
 
 

@@ -37,3 +37,9 @@ def test_failure_replaces_stale_text_and_success_replaces_stale_error(tmp_path):
 def test_format_selection(tmp_path):
     LocalSink(tmp_path, frozenset({"txt"})).write_result(_result())
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["scan.pdf.txt"]
+
+
+def test_output_bucket_keys_are_prefix_plus_source_key_plus_suffix():
+    from s3ocr.sinks.s3 import S3Sink
+
+    assert S3Sink(client=None, bucket="out", prefix="ocr/").key("a/b.pdf", ".txt") == "ocr/a/b.pdf.txt"

@@ -7,9 +7,23 @@ stale text, so the outputs always describe the latest attempt.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Protocol
 
 from s3ocr.models import DocumentFailure, DocumentResult
+from s3ocr.sinks.formats import (
+    ERROR_SUFFIX,
+    JSON_SUFFIX,
+    TEXT_SUFFIX,
+    failure_document,
+    result_document,
+    to_json_bytes,
+    to_text_bytes,
+)
+
+ALL_FORMATS = frozenset({"txt", "json"})
+TEXT_TYPE = "text/plain; charset=utf-8"
+JSON_TYPE = "application/json"
 
 
 class Sink(Protocol):
@@ -20,3 +34,34 @@ class Sink(Protocol):
     def write_failure(self, failure: DocumentFailure) -> list[str]:
         """Write ``.error.json``; returns the names written."""
         ...
+
+
+class StoreSink(ABC):
+    """The write rules every store shares; a store only puts and deletes one named output."""
+
+    formats: frozenset[str] = ALL_FORMATS
+
+    @abstractmethod
+    def _put(self, name: str, data: bytes, content_type: str) -> str:
+        """Store ``data`` as ``name`` (source key + suffix); returns where it went."""
+
+    @abstractmethod
+    def _delete(self, name: str) -> None:
+        """Remove ``name`` if it is there."""
+
+    def write_result(self, result: DocumentResult) -> list[str]:
+        key = result.source.key
+        written = []
+        if "txt" in self.formats:
+            written.append(self._put(key + TEXT_SUFFIX, to_text_bytes(result), TEXT_TYPE))
+        if "json" in self.formats:
+            written.append(self._put(key + JSON_SUFFIX, to_json_bytes(result_document(result)), JSON_TYPE))
+        self._delete(key + ERROR_SUFFIX)
+        return written
+
+    def write_failure(self, failure: DocumentFailure) -> list[str]:
+        key = failure.source.key
+        written = [self._put(key + ERROR_SUFFIX, to_json_bytes(failure_document(failure)), JSON_TYPE)]
+        for suffix in (TEXT_SUFFIX, JSON_SUFFIX):
+            self._delete(key + suffix)
+        return written
