@@ -101,8 +101,7 @@ def extract(args: argparse.Namespace) -> int:
 
                 client = client or s3_client()
                 for ref in _s3_refs(item, client):
-                    # The S3 pipeline writes through a sink; without -o, a sink that only collects.
-                    outcome = process_s3_object(ref, settings, chooser.default, client, sink or _Collect(),
+                    outcome = process_s3_object(ref, settings, chooser.default, client, sink,
                                                 choose_engine=chooser.for_object)
                     outcomes.append(outcome)
                     _report(outcome, args.quiet)
@@ -127,14 +126,6 @@ def extract(args: argparse.Namespace) -> int:
     if sink is None:
         _print_text(outcomes)
     return 1 if failures else 0
-
-
-class _Collect:
-    def write_result(self, result: Any) -> list[str]:
-        return []
-
-    def write_failure(self, failure: Any) -> list[str]:
-        return []
 
 
 def _print_text(outcomes: Sequence[Outcome]) -> None:

@@ -256,11 +256,12 @@ def process_s3_object(
     settings: Settings,
     engine: Engine,
     client: Any,
-    sink: Sink,
+    sink: Sink | None,
     observer: Observer = NULL_OBSERVER,
     choose_engine: Callable[[DocumentRef, Mapping[str, str]], Engine] | None = None,
 ) -> Outcome:
-    """Fetch an S3 object, OCR it and write the outcome; transient errors propagate for a retry.
+    """Fetch an S3 object, OCR it and write the outcome to ``sink`` when one is given; transient errors
+    propagate for a retry.
 
     ``choose_engine`` may pick another engine for this object from its key and metadata.
     """
@@ -276,7 +277,7 @@ def process_s3_object(
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))
         except PermanentError as e:
             outcome = _failure(ref, e, started)
-    return write_outcome(outcome, sink, observer)
+    return write_outcome(outcome, sink, observer) if sink else outcome
 
 
 def process_local_file(
