@@ -14,8 +14,11 @@ import cv2
 import pytest
 
 from s3ocr.engines.aliyun import AliyunCredentials, AliyunEngine
+from s3ocr.engines.auto import AutoEngine
 from s3ocr.engines.baidu import BaiduEngine
 from s3ocr.engines.base import Engine
+from s3ocr.engines.rapidocr import RapidOcrEngine
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import FAST_BACKOFF
 from s3ocr.engines.tencent import TencentCredentials, TencentEngine
 from s3ocr.engines.tesseract import TesseractEngine
@@ -43,6 +46,16 @@ def write_page(directory: Path, crop: tuple[slice, slice] = PAGE_CROP, number: i
     path = directory / f"{number:06d}_ocr.pgm"
     cv2.imwrite(str(path), image)
     return PageImage(number=number, path=path, width=image.shape[1], height=image.shape[0], dpi=300)
+
+
+@pytest.fixture(autouse=True)
+def no_rate_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with no request-rate budget; a test that sets one gets fresh limiters."""
+    monkeypatch.delenv("OCR_ENGINE_QPS", raising=False)
+    monkeypatch.delenv("OCR_ENGINE_INSTANCES", raising=False)
+    limiter_for.cache_clear()
+    yield
+    limiter_for.cache_clear()
 
 
 @pytest.fixture
@@ -98,6 +111,7 @@ class EngineCase:
     engine: Engine
     languages: str
     fake: LoopbackService | None = None  # None: a local engine
+    delegates: tuple[str, ...] = ()  # engines that may read the page on this one's behalf (``auto``)
 
     def make_slow(self, seconds: float) -> None:
         if self.fake:
@@ -132,6 +146,8 @@ def make_aliyun(fake: AliyunFake, **options: object) -> AliyunEngine:
 
 CASES: dict[str, Callable[[pytest.FixtureRequest], EngineCase]] = {
     "tesseract": lambda request: EngineCase(TesseractEngine(), "eng"),
+    "rapidocr": lambda request: EngineCase(RapidOcrEngine(), "eng"),
+    "auto": lambda request: EngineCase(AutoEngine(), "eng", delegates=("tesseract",)),
     "baidu": lambda request: EngineCase(make_baidu(fake := request.getfixturevalue("baidu_fake")), "eng", fake),
     "baidu-accurate": lambda request: EngineCase(
         make_baidu(fake := request.getfixturevalue("baidu_fake"), "accurate"), "eng", fake),
@@ -141,7 +157,8 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], EngineCase]] = {
         make_tencent(fake := request.getfixturevalue("tencent_fake"), "accurate"), "eng", fake),
     "aliyun": lambda request: EngineCase(make_aliyun(fake := request.getfixturevalue("aliyun_fake")), "eng", fake),
 }
-CLOUD_CASES = [name for name in CASES if name != "tesseract"]
+LOCAL_ENGINES = ("tesseract", "rapidocr", "auto")
+CLOUD_CASES = [name for name in CASES if name not in LOCAL_ENGINES]
 
 
 @pytest.fixture(params=list(CASES))

@@ -8,13 +8,16 @@ the pixel coordinates of the page image, confidences 0..1, and the cloud failure
 from __future__ import annotations
 
 import io
+import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 from PIL import Image
 
 from s3ocr.engines.base import Engine
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import FAST_BACKOFF, Backoff
 from s3ocr.errors import (
     EngineQuotaError,
@@ -49,7 +52,7 @@ def test_real_page_gives_text_lines_words_and_boxes_in_the_page(engine_case, pag
     # THEN the text is there, every box lies in the page, every word in its line, confidences are 0..1
     assert "LinnSequencer" in result.text
     assert result.lines
-    assert result.engine in ("", engine_case.engine.name)
+    assert result.engine in ("", engine_case.engine.name, *engine_case.delegates)
     assert result.mean_confidence is not None and 0 <= result.mean_confidence <= 1
     page_box = Box(0, 0, page.width, page.height)
     for line in result.lines:
@@ -148,6 +151,42 @@ def test_image_rejected_twice_is_rejected_input(cloud_case, page):
         cloud_case.engine.recognize(page, cloud_case.languages, timeout=30)
     assert raised.value.reason == "rejected_input"
     assert len(cloud_case.fake.ocr_requests) == 2
+
+
+def test_requests_keep_to_the_rate_budget_across_threads(cloud_case, page, monkeypatch):
+    # GIVEN an engine that has made its client (and token) already, and a budget of 8 requests/s for this
+    # engine shared by 2 instances: 4/s here, one every 0.25 s
+    cloud_case.engine.recognize(page, cloud_case.languages, timeout=30)
+    warm_up = len(cloud_case.fake.ocr_requests)
+    monkeypatch.setenv("OCR_ENGINE_QPS", f"{cloud_case.engine.name}=8,other-engine=1000")
+    monkeypatch.setenv("OCR_ENGINE_INSTANCES", "2")
+    limiter_for.cache_clear()
+    # WHEN two threads read three pages each, and the service throttles one request (a retry costs a slot too)
+    cloud_case.fake.fail_next("throttled")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: cloud_case.engine.recognize(page, cloud_case.languages, timeout=30),
+                                range(6)))
+    # THEN every page is read, and the service saw the 7 requests spread at the budget's pace: 6 intervals
+    # of 0.25 s (a request's trip from its slot to the service adds jitter to single gaps, hence the margin)
+    assert all("LinnSequencer" in result.text for result in results)
+    arrivals = sorted(request.received_at for request in cloud_case.fake.ocr_requests[warm_up:])
+    assert len(arrivals) == 7
+    assert arrivals[-1] - arrivals[0] >= 6 * 0.25 - 0.05, arrivals
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.15, gaps
+
+
+def test_a_rate_slot_beyond_the_page_budget_is_transient_without_a_request(cloud_case, page, monkeypatch):
+    # GIVEN a budget of one request every 10 s, just spent on a first page
+    monkeypatch.setenv("OCR_ENGINE_QPS", "0.1")
+    cloud_case.engine.recognize(page, cloud_case.languages, timeout=30)
+    started = time.monotonic()
+    # WHEN a second page with a 2 s budget is read
+    with pytest.raises(EngineUnavailableError, match="request-rate budget"):
+        cloud_case.engine.recognize(page, cloud_case.languages, timeout=2)
+    # THEN it fails as transient at once, and the service saw no second request
+    assert time.monotonic() - started < 1.0
+    assert len(cloud_case.fake.ocr_requests) == 1
 
 
 def test_unreachable_service_is_transient(cloud_case, page):

@@ -133,3 +133,17 @@ def test_the_generic_endpoint_variable_is_honoured(textract_fake, page, monkeypa
 
 def test_version_names_the_api():
     assert make_textract().version.startswith("textract DetectDocumentText (boto3 ")
+
+
+@pytest.mark.parametrize("languages", ["chi_sim+eng", "jpn", "eng+rus"])
+def test_languages_textract_cannot_read_are_refused_before_any_request(textract_fake, page, languages):
+    # GIVEN a page to be read in a language Textract does not read  WHEN it is sent
+    with pytest.raises(ConfigurationError, match="does not read") as raised:
+        make_textract().recognize(page, languages, timeout=10)
+    # THEN a configuration error that names the way out, and nothing was sent (or billed)
+    assert "OCR_LANGUAGES" in str(raised.value)
+    assert textract_fake.ocr_requests == []
+
+
+def test_the_six_textract_languages_are_accepted(textract_fake, page):
+    assert "LinnSequencer" in make_textract().recognize(page, "eng+deu+fra+spa+ita+por", timeout=30).text

@@ -1,11 +1,12 @@
 """Character error rate of the pipeline's recognition path on a corpus of generated pages.
 
 Each page goes through exactly what the pipeline does: ``prepare()`` -> the prepared image written as PGM
-into a temp dir -> ``TesseractEngine().recognize()`` -> ``clean_text()``. CER is the Levenshtein distance
+into a temp dir -> the engine's ``recognize()`` -> ``clean_text()``. CER is the Levenshtein distance
 over the reference length after removing all whitespace from both, so layout is not scored.
 
 Usage: ``python -m s3ocr.bench.accuracy CORPUS_DIR [--configs raw,seed,auto] [--jobs 2]``. A config is a
-recipe name, ``raw`` (the page as it is, grayscale, no rotation) or steps joined by ``+``.
+recipe name, ``raw`` (the page as it is, grayscale, no rotation) or steps joined by ``+``, optionally followed
+by ``@engine`` (``auto@rapidocr``); without one the engine is Tesseract.
 """
 
 from __future__ import annotations
@@ -90,17 +91,23 @@ def load_corpus(corpus_dir: Path) -> list[Sample]:
 
 
 def recipe_for(config: str) -> str:
-    """The ``prepare`` recipe behind a benchmark config name."""
-    if config == "raw":
+    """The ``prepare`` recipe behind a benchmark config name (``recipe`` or ``recipe@engine``)."""
+    recipe = config.partition("@")[0]
+    if recipe == "raw":
         return "none"
-    return config.replace("+", ",")
+    return recipe.replace("+", ",")
+
+
+def engine_for(config: str) -> str:
+    """The engine a config names after ``@`` (Tesseract when it names none)."""
+    return config.partition("@")[2] or "tesseract"
 
 
 def score_page(sample: Sample, config: str) -> PageScore:
     """Run one page through the pipeline's own page path (``read_page``: decode, prepare, recognise,
     clean up) and score it."""
     # Imported here so that worker processes pick up OMP_THREAD_LIMIT=1 from the engine module.
-    from s3ocr.engines.tesseract import TesseractEngine
+    from s3ocr.engines import get_engine
     from s3ocr.pages.images import ImagePages
     from s3ocr.pipeline import read_page
     from s3ocr.settings import Settings
@@ -111,7 +118,7 @@ def score_page(sample: Sample, config: str) -> PageScore:
         settings = Settings(languages=languages, preprocess=recipe_for(config), page_timeout=PAGE_TIMEOUT_S,
                             work_dir=Path(tmp))
         source = ImagePages(sample.image, max_page_pixels=settings.max_page_pixels)
-        page = read_page(source, 1, Path(tmp), settings, TesseractEngine())
+        page = read_page(source, 1, Path(tmp), settings, get_engine(engine_for(config)))
     if page.status == "failed":
         raise SystemExit(f"{sample.image}: {page.error}")
     text = page.text

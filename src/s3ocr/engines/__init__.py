@@ -18,6 +18,18 @@ def _tesseract() -> Engine:
     return TesseractEngine()
 
 
+def _auto() -> Engine:
+    from s3ocr.engines.auto import AutoEngine
+
+    return AutoEngine()
+
+
+def _rapidocr() -> Engine:
+    from s3ocr.engines.rapidocr import RapidOcrEngine
+
+    return RapidOcrEngine()
+
+
 def _baidu(api: str) -> Callable[[], Engine]:
     def factory() -> Engine:
         from s3ocr.engines.baidu import BaiduEngine
@@ -54,12 +66,14 @@ def _aliyun() -> Engine:
 
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract": _tesseract,
+    "auto": _auto,  # the local engine that measured best for the page's language
     "baidu": _baidu("general"),
     "baidu-accurate": _baidu("accurate"),
     "baidu-basic": _baidu("basicGeneral"),
     "baidu-accurate-basic": _baidu("basicAccurate"),
     "textract": _textract,
-    # Optional extras: their SDKs are not in the Lambda image unless it is built with them.
+    # Optional extras: their SDKs or models are not in the Lambda image unless it is built with them.
+    "rapidocr": _rapidocr,
     "tencent": _tencent("basic"),
     "tencent-accurate": _tencent("accurate"),
     "aliyun": _aliyun,

@@ -28,6 +28,7 @@ from alibabacloud_tea_util import models as util_models
 from Tea.exceptions import TeaException, UnretryableException
 
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import (
@@ -159,7 +160,8 @@ class AliyunEngine:
         deadline = Deadline(timeout)
         client = self.client()
         data, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
-            functools.partial(self._attempt, client, fitted), deadline=deadline, backoff=self.backoff))
+            functools.partial(self._attempt, client, fitted), deadline=deadline, backoff=self.backoff,
+            limiter=limiter_for(self.name)))
         return replace(self.parse(data, image, page), engine=self.name)
 
     def _attempt(self, client: OcrClient, image: FittedImage, remaining: float) -> Mapping[str, Any]:

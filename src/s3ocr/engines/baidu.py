@@ -26,6 +26,7 @@ from s3ocr.engines.baidu_sdk import (
     sdk_version,
 )
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import ConfigurationError
@@ -127,7 +128,8 @@ class BaiduEngine:
         deadline = Deadline(timeout)
         client = self.client()
         result, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
-            functools.partial(self._attempt, client, fitted, options), deadline=deadline, backoff=self.backoff))
+            functools.partial(self._attempt, client, fitted, options), deadline=deadline, backoff=self.backoff,
+            limiter=limiter_for(self.name)))
         return replace(self.parse(result, image, page), engine=self.name)
 
     def _attempt(self, client: VerifiedAipOcr, image: FittedImage, options: Mapping[str, str],

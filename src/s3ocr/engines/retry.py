@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from s3ocr.engines.ratelimit import RateLimiter
 from s3ocr.errors import EngineUnavailableError
 
 T = TypeVar("T")
@@ -71,15 +72,21 @@ def call_with_retry(
     retry_on: tuple[type[BaseException], ...] = (EngineUnavailableError,),
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    limiter: RateLimiter | None = None,
 ) -> T:
     """Call ``attempt(seconds_left)`` until it returns, retrying ``retry_on`` errors within the deadline.
 
     ``attempt`` gets the remaining budget so it can bound its own request. The first attempt always runs.
     When the attempts or the budget run out, the last error is raised as an ``EngineUnavailableError``
     (a transient failure: the queue retries the document later). Any other error propagates at once.
+
+    With a ``limiter``, every attempt first waits for its request slot, within the budget (a slot that
+    does not come in time is an ``EngineUnavailableError`` at once: waiting again would not help).
     """
     number = 1
     while True:
+        if limiter is not None:
+            limiter.acquire(deadline.remaining() - backoff.min_attempt_time)
         try:
             return attempt(deadline.remaining())
         except retry_on as e:

@@ -27,6 +27,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.ocr.v20181119 import models, ocr_client
 
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, base64_size, send_fitted
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.engines.wordboxes import split_words
 from s3ocr.errors import (
@@ -212,7 +213,7 @@ class TencentEngine:
         deadline = Deadline(timeout)
         detections, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
             functools.partial(self._attempt, fitted, self.request(fitted, languages)), deadline=deadline,
-            backoff=self.backoff))
+            backoff=self.backoff, limiter=limiter_for(self.name)))
         return replace(self.parse(detections, image, page), engine=self.name)
 
     def _attempt(self, image: FittedImage, request: Any, remaining: float) -> Sequence[Any]:

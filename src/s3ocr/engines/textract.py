@@ -29,6 +29,7 @@ from botocore.exceptions import (
 )
 
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
+from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.errors import (
     ConfigurationError,
@@ -53,6 +54,9 @@ CONFIGURATION = frozenset({"AccessDeniedException", "UnrecognizedClientException
                            "InvalidClientTokenId", "MissingAuthenticationTokenException",
                            "SubscriptionRequiredException", "InvalidS3ObjectException"})
 CONNECT_TIMEOUT = 5.0
+# "Amazon Textract can extract printed text, forms and tables in English, German, French, Spanish, Italian
+# and Portuguese" (Textract FAQ / Developer Guide), as Tesseract language codes.
+READABLE_LANGUAGES = frozenset({"eng", "deu", "fra", "spa", "ita", "por"})
 _MAX_CACHED_CLIENTS = 8
 
 
@@ -121,11 +125,23 @@ class TextractEngine:
                     raise classify(e) from e
             return self._clients[seconds]
 
+    @staticmethod
+    def check_languages(languages: str) -> None:
+        """Textract picks the language itself (``languages`` is no request parameter), but it reads only
+        six: a page in any other would come back as confident nonsense, so that is refused up front."""
+        unreadable = sorted({code for code in languages.split("+") if code} - READABLE_LANGUAGES - {"osd"})
+        if unreadable:
+            raise ConfigurationError(
+                f"Amazon Textract does not read {', '.join(unreadable)}; it reads "
+                f"{', '.join(sorted(READABLE_LANGUAGES))}. Set OCR_LANGUAGES to those, or route these "
+                "documents to another engine (OCR_ENGINE_ROUTES, or the ocr-engine object metadata)")
+
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
-        # Textract picks the language itself; ``languages`` is not a request parameter.
+        self.check_languages(languages)
         deadline = Deadline(timeout)
         response, image = send_fitted(page.path, self.limits, lambda fitted: call_with_retry(
-            functools.partial(self._detect, fitted), deadline=deadline, backoff=self.backoff))
+            functools.partial(self._detect, fitted), deadline=deadline, backoff=self.backoff,
+            limiter=limiter_for(self.name)))
         return replace(self.parse(response, image, page), engine=self.name)
 
     def _detect(self, image: FittedImage, remaining: float) -> Mapping[str, Any]:
