@@ -53,6 +53,9 @@ def test_handler_and_engines_import_as_non_root_on_a_read_only_filesystem(image:
         "assert sys.prefix == '/opt/venv', sys.prefix\n"
         "from aip import AipOcr\n"
         "import cv2, numpy, pytesseract, pdf2image, awslambdaric\n"
+        "import boto3\n"
+        "for service in ('s3', 'sqs', 'secretsmanager', 'ssm', 'textract', 'sts'):\n"
+        "    boto3.client(service, region_name='us-east-1')\n"
         "import app\n"
         "assert callable(app.handler)\n"
         "print(pytesseract.get_tesseract_version())\n"
@@ -60,7 +63,8 @@ def test_handler_and_engines_import_as_non_root_on_a_read_only_filesystem(image:
     # WHEN the handler module is imported from the task root, as awslambdaric does
     done = docker_run(image, "-c", check, env={"OUTPUT_BUCKET": "s3ocr-output", "AWS_DEFAULT_REGION": "us-east-1",
                                                "POWERTOOLS_TRACE_DISABLED": "true"})
-    # THEN the cold-start singletons build and Tesseract answers
+    # THEN the cold-start singletons build, every AWS client the function uses has its botocore model (the image
+    # keeps only those), and Tesseract answers
     assert done.returncode == 0, tail(done.stderr)
     assert done.stdout.strip().startswith("5.")
 
