@@ -55,12 +55,21 @@ def parse_tsv(tsv: str) -> tuple[Line, ...]:
 
 
 class TesseractEngine:
-    """The default engine: Tesseract 5 with the LSTM models from the Debian language packs."""
+    """The default engine: Tesseract 5 with the LSTM models from the Debian language packs.
+
+    Two ways to run it, same text: ``api`` (default) lends each page to a long-lived worker process that
+    keeps the models loaded (``tesseract_pool``); ``cli`` runs the ``tesseract`` command once per page,
+    for platforms where ``libtesseract.so.5`` cannot be loaded (``TESSERACT_BACKEND=cli``). When the
+    library is missing, ``api`` falls back to ``cli`` by itself.
+    """
 
     name = "tesseract"
 
-    def __init__(self, psm: int = 3) -> None:
+    def __init__(self, psm: int = 3, backend: str | None = None) -> None:
         self.psm = psm
+        self.backend = (backend or os.environ.get("TESSERACT_BACKEND", "") or "api").strip().lower()
+        if self.backend not in ("api", "cli"):
+            raise ConfigurationError(f"TESSERACT_BACKEND is api or cli, not {self.backend!r}")
 
     @property
     def version(self) -> str:
@@ -78,6 +87,34 @@ class TesseractEngine:
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         self.check_languages(languages)
+        read = self._read_api(page, languages, timeout) if self.backend == "api" else None
+        text, tsv = read if read is not None else self._read_cli(page, languages, timeout)
+        lines = parse_tsv(tsv)
+        words = [word for line in lines for word in line.words]
+        mean = round(sum(w.confidence for w in words) / len(words), 4) if words else None
+        return Recognition(text=text.rstrip("\n\f").strip("\n"), lines=lines, mean_confidence=mean)
+
+    def _read_api(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str] | None:
+        """Text and TSV from a worker process; ``None`` when the C API is not available here."""
+        from s3ocr.engines.tesseract_pool import POOL, WorkerFailure
+
+        request = {"path": str(page.path), "languages": languages, "psm": self.psm, "dpi": max(0, page.dpi)}
+        try:
+            reply = POOL.read(request, timeout)
+        except WorkerFailure as e:
+            if e.kind == "unavailable":
+                self.backend = "cli"
+                return None
+            if e.kind == "timeout":
+                raise PageTimeoutError(f"tesseract exceeded {timeout:g} s on page {page.number}") from e
+            if e.kind == "languages":
+                raise ConfigurationError(str(e)) from e
+            raise EngineError(f"tesseract failed on page {page.number}: {e}") from e
+        except OSError as e:
+            raise EngineError(f"could not start a tesseract worker: {e}") from e
+        return str(reply["text"]), str(reply["tsv"])
+
+    def _read_cli(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str]:
         with tempfile.TemporaryDirectory(prefix="tess-", dir=page.path.parent) as tmp:
             base = Path(tmp) / "out"
             try:
@@ -96,9 +133,5 @@ class TesseractEngine:
                 raise PageTimeoutError(f"tesseract exceeded {timeout:.0f} s on page {page.number}") from e
             except (OSError, subprocess.SubprocessError) as e:
                 raise EngineError(f"could not run tesseract: {e}") from e
-            text = (base.with_suffix(".txt")).read_text(encoding="utf-8")
-            tsv = (base.with_suffix(".tsv")).read_text(encoding="utf-8")
-        lines = parse_tsv(tsv)
-        words = [word for line in lines for word in line.words]
-        mean = round(sum(w.confidence for w in words) / len(words), 4) if words else None
-        return Recognition(text=text.rstrip("\n\f").strip("\n"), lines=lines, mean_confidence=mean)
+            return (base.with_suffix(".txt")).read_text(encoding="utf-8"), \
+                (base.with_suffix(".tsv")).read_text(encoding="utf-8")

@@ -1,0 +1,165 @@
+"""Long-lived Tesseract worker processes (``tesseract_worker``), lent to one page at a time.
+
+A page borrows an idle worker (or starts one), sends its request and waits for the reply within the page's
+budget. A worker that overruns the budget, dies or garbles the protocol is killed and dropped; the next
+page starts a fresh one. Idle workers are kept for the next page and, under Lambda, the next invocation;
+there are never more than pages read at once. Workers exit on their own when this process goes away
+(their stdin closes).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from s3ocr.engines.tesseract_worker import HEADER
+
+START_TIMEOUT_S = 30.0
+
+
+class WorkerFailure(Exception):
+    """The worker answered with an error (``kind`` as in ``tesseract_worker``) or could not answer."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Worker:
+    def __init__(self) -> None:
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "s3ocr.engines.tesseract_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True,
+        )
+        # Tesseract's own messages ("Estimating resolution...", Leptonica errors): kept for error reports,
+        # and drained so a chatty page can never block the worker on a full pipe.
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        threading.Thread(target=self._drain_stderr, name="tesseract-worker-stderr", daemon=True).start()
+        self.version = ""
+
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            if line:
+                self.stderr_tail.append(line)
+
+    def start(self, timeout: float) -> None:
+        hello = self._receive(time.monotonic() + min(timeout, START_TIMEOUT_S))
+        if "version" not in hello:
+            raise WorkerFailure(hello.get("kind", "failed"), hello.get("error", "the worker did not start"))
+        self.version = str(hello["version"])
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        payload = json.dumps(request).encode()
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(HEADER.pack(len(payload)) + payload)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise WorkerFailure("died", f"the Tesseract worker is gone: {e}; {self.last_words()}") from e
+        return self._receive(deadline)
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        header = self._read_exactly(HEADER.size, deadline)
+        (size,) = HEADER.unpack(header)
+        reply: dict[str, Any] = json.loads(self._read_exactly(size, deadline))
+        return reply
+
+    def _read_exactly(self, size: int, deadline: float) -> bytes:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        chunks, missing = [], size
+        while missing:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WorkerFailure("timeout", "the Tesseract worker did not answer within the page budget")
+            chunk = os.read(fd, missing)
+            if not chunk:
+                raise WorkerFailure("died", f"the Tesseract worker exited ({self.exit_status()}); {self.last_words()}")
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
+
+    def exit_status(self) -> str:
+        code = self.process.poll()
+        if code is None:
+            return "still running"
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
+    def last_words(self) -> str:
+        return " | ".join(list(self.stderr_tail)[-3:]) or "nothing on stderr"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+class WorkerPool:
+    def __init__(self) -> None:
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def _borrow(self, timeout: float) -> Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                worker.stop()
+        worker = Worker()
+        try:
+            worker.start(timeout)
+        except WorkerFailure:
+            worker.stop()
+            raise
+        return worker
+
+    def _give_back(self, worker: Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def read(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """The worker's reply to ``request``; raises ``WorkerFailure`` (the worker is then dropped, except
+        after a reply that reports an error, which leaves it healthy)."""
+        started = time.monotonic()
+        worker = self._borrow(timeout)
+        left = timeout - (time.monotonic() - started)
+        try:
+            reply = worker.call({**request, "timeout_ms": max(1, int(left * 1000))}, left)
+        except BaseException:
+            worker.stop()
+            raise
+        self._give_back(worker)
+        if "error" in reply:
+            raise WorkerFailure(str(reply.get("kind", "failed")), str(reply["error"]))
+        return reply
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for worker in workers:
+            worker.stop()
+
+
+POOL = WorkerPool()
+atexit.register(POOL.close)

@@ -1,0 +1,112 @@
+"""The long-lived Tesseract workers: same text as the command, reused, and a failure costs one page only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import cv2
+import pytest
+
+from s3ocr.engines.tesseract import TesseractEngine
+from s3ocr.engines.tesseract_pool import POOL, WorkerPool
+from s3ocr.errors import EngineError, PageTimeoutError
+from s3ocr.models import PageImage
+
+
+@pytest.fixture
+def crop(resources: Path, tmp_path: Path) -> PageImage:
+    image = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_GRAYSCALE)[0:700, :]
+    path = tmp_path / "000001_page.pgm"
+    cv2.imwrite(str(path), image)
+    return PageImage(1, path, image.shape[1], image.shape[0], 300)
+
+
+def worker_pids() -> set[int]:
+    return {worker.process.pid for worker in POOL._idle}
+
+
+@pytest.mark.parametrize("languages", ["eng", "chi_sim+eng"])
+def test_a_worker_reads_exactly_what_the_command_reads(crop, languages):
+    # GIVEN the same page  WHEN read by a worker and by the tesseract command
+    by_worker = TesseractEngine(backend="api").recognize(crop, languages, timeout=60)
+    by_command = TesseractEngine(backend="cli").recognize(crop, languages, timeout=60)
+    # THEN text, lines, boxes and confidences are the same
+    assert "LinnSequencer" in by_worker.text
+    assert by_worker == by_command
+
+
+def test_the_worker_is_kept_and_reused_across_pages_and_languages(crop):
+    engine = TesseractEngine(backend="api")
+    engine.recognize(crop, "eng", timeout=60)
+    kept = worker_pids()
+    engine.recognize(crop, "chi_sim+eng", timeout=60)
+    engine.recognize(crop, "eng", timeout=60)
+    assert kept and worker_pids() == kept
+
+
+def test_a_file_that_is_no_image_fails_the_page_and_keeps_the_worker(crop, tmp_path):
+    engine = TesseractEngine(backend="api")
+    engine.recognize(crop, "eng", timeout=60)
+    kept = worker_pids()
+    junk = tmp_path / "000002_page.pgm"
+    junk.write_bytes(b"P5 not really")
+    with pytest.raises(EngineError, match="could not read an image"):
+        engine.recognize(PageImage(2, junk, 10, 10, 300), "eng", timeout=60)
+    assert worker_pids() == kept
+
+
+def test_a_worker_killed_mid_page_fails_that_page_only(crop, resources):
+    # GIVEN a worker that dies (as from a crash in native code) while it reads a whole page (seconds of work)
+    engine = TesseractEngine(backend="api")
+    engine.recognize(crop, "eng", timeout=60)
+    (victim,) = worker_pids()
+    image = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_GRAYSCALE)
+    threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+    # WHEN that page is waited for  THEN it fails with what happened to the worker
+    with pytest.raises(EngineError, match="signal 9"):
+        engine.recognize(PageImage(2, resources / "linn.png", image.shape[1], image.shape[0], 300),
+                         "chi_sim+eng", timeout=60)
+    # AND the next page gets a new worker and is read
+    assert "LinnSequencer" in engine.recognize(crop, "eng", timeout=60).text
+    assert victim not in worker_pids()
+
+
+def test_an_overrun_stops_within_the_budget_and_the_next_page_is_read(crop):
+    engine = TesseractEngine(backend="api")
+    engine.recognize(crop, "chi_sim+eng", timeout=60)  # a warm worker: the budget is all recognition
+    with pytest.raises(PageTimeoutError):
+        engine.recognize(crop, "chi_sim+eng", timeout=0.05)
+    assert "LinnSequencer" in engine.recognize(crop, "eng", timeout=60).text
+
+
+def test_without_the_c_library_the_engine_falls_back_to_the_command(crop, monkeypatch):
+    monkeypatch.setenv("S3OCR_LIBTESSERACT", "libtesseract-that-is-not-here.so")
+    engine = TesseractEngine(backend="api")
+    pool = WorkerPool()
+    monkeypatch.setattr("s3ocr.engines.tesseract_pool.POOL", pool)
+    result = engine.recognize(crop, "eng", timeout=60)
+    assert "LinnSequencer" in result.text
+    assert engine.backend == "cli"
+    assert pool._idle == []
+
+
+def test_idle_workers_never_outnumber_the_pages_read_at_once(crop):
+    POOL.close()
+    engine = TesseractEngine(backend="api")
+    barrier = threading.Barrier(3)
+
+    def read() -> None:
+        barrier.wait()
+        engine.recognize(crop, "eng", timeout=60)
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(POOL._idle) <= 3
+    engine.recognize(crop, "eng", timeout=60)
+    assert len(POOL._idle) <= 3
