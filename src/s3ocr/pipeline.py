@@ -23,6 +23,7 @@ from s3ocr.models import (
     DocumentRef,
     DocumentResult,
     EngineInfo,
+    Line,
     PageImage,
     PageResult,
     Recognition,
@@ -109,8 +110,13 @@ def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine) -> PageResult:
-    """Render, clean up and recognise one page. Page-level failures are recorded on the page."""
+def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine,
+              parts: int = 1) -> PageResult:
+    """Render, clean up and recognise one page. Page-level failures are recorded on the page.
+
+    With ``parts`` > 1 (the last page of a document, when cores would otherwise idle) a local engine reads
+    the page in up to that many bands at once; see ``pagesplit``.
+    """
     timings: dict[str, float] = {}
     started = perf_counter()
     text = source.text_layer(number)
@@ -122,7 +128,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
     # document never pays for them.
     import cv2
 
-    from s3ocr import preprocess
+    from s3ocr import pagesplit, preprocess
 
     files: list[Path] = []
     try:
@@ -140,12 +146,24 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         if prepared.image is not image:
             ocr_page = _write_page(prepared.image, number, "ocr", dpi, work_dir, files)
         report = prepared.report
+        bands = (pagesplit.bands(prepared.image, parts) if parts > 1 and getattr(engine, "reads_bands", False)
+                 else [])
+        band_pages = [_write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
+                      for i, band in enumerate(bands)] if len(bands) > 1 else []
         # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
         # no page in memory while its Tesseract does (~17 MB a worker for A4 at 300 dpi).
         del image, prepared
         timings["preprocess"] = round(perf_counter() - mark, 3)
         mark = perf_counter()
-        recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings, engine)
+        recognition = None
+        if band_pages:
+            report = {**report, "bands": [[band.top, band.bottom] for band in bands]}
+            recognition = read_bands(band_pages, bands, settings, engine)
+            if (recognition.mean_confidence or 0.0) < UPRIGHT_CONFIDENCE:
+                recognition = None  # unsure: perhaps upside down; settle it on the whole page below
+        if recognition is None:
+            recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings,
+                                                                 engine)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -180,6 +198,25 @@ def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: P
     cv2.imwrite(str(path), image)
     files.append(path)
     return PageImage(number=number, path=path, width=image.shape[1], height=image.shape[0], dpi=dpi)
+
+
+def read_bands(band_pages: list[PageImage], bands: list[Any], settings: Settings, engine: Engine) -> Recognition:
+    """Read a page's bands at once, one thread each, and join them back into the page's reading: boxes
+    shifted to page coordinates, texts in band order with a paragraph break between bands."""
+    with ThreadPoolExecutor(max_workers=len(band_pages), thread_name_prefix="s3ocr-band") as pool:
+        readings = list(pool.map(lambda band: engine.recognize(band, settings.languages, settings.page_timeout),
+                                 band_pages))
+    lines = tuple(_shifted(line, band.top) for reading, band in zip(readings, bands, strict=True)
+                  for line in reading.lines)
+    words = [word for line in lines for word in line.words]
+    mean = round(sum(word.confidence for word in words) / len(words), 4) if words else None
+    text = "\n\n".join(reading.text for reading in readings if reading.text.strip())
+    return Recognition(text=text, lines=lines, mean_confidence=mean, engine=readings[0].engine)
+
+
+def _shifted(line: Line, dy: int) -> Line:
+    return replace(line, box=replace(line.box, top=line.box.top + dy),
+                   words=tuple(replace(word, box=replace(word.box, top=word.box.top + dy)) for word in line.words))
 
 
 def recognize_either_way(
@@ -226,10 +263,16 @@ def process_file(
                         max_pages=settings.max_pages, use_text_layer=not settings.force_ocr)
     numbers = range(1, min(source.page_count, settings.max_pages) + 1)
     workers = min(settings.worker_count, len(numbers))
+    last = numbers[-1] if numbers else 0
     pages = []
+
+    def read(number: int) -> PageResult:
+        # The last page starts when no other is left to start: the cores that finish before it would idle.
+        return read_page(source, number, work_dir, settings, engine,
+                         parts=settings.worker_count if number == last else 1)
+
     with observer.stage("pages"):
-        for page in ordered_concurrent_map(lambda n: read_page(source, n, work_dir, settings, engine), numbers,
-                                           workers):
+        for page in ordered_concurrent_map(read, numbers, workers):
             observer.page_done(page)
             pages.append(page)
     if pages and all(page.status == "failed" for page in pages):

@@ -152,3 +152,38 @@ def test_a_long_first_item_does_not_leave_the_other_worker_idle():
     # WHEN mapped; THEN the quick items ran past the window while item 0 was still running, and order holds
     assert list(ordered_concurrent_map(work, range(10), workers=2)) == list(range(10))
     assert seen_by_slow_item == [True]
+
+
+class BandReadingEngine(FakeEngine):
+    reads_bands = True
+
+
+def _text_page(height: int = 3000, width: int = 2000) -> Image.Image:
+    """A page of 40 dark 'lines' in two paragraphs: something pagesplit can cut."""
+    page = Image.new("L", (width, height), 240)
+    for i in range(40):
+        y = 200 + i * 60 + (230 if i >= 20 else 0)
+        page.paste(20, (100, y, 1900, y + 30))
+    return page
+
+
+def test_only_the_last_page_is_read_in_bands_by_an_engine_that_can(tmp_path):
+    # GIVEN a 3-page document of cuttable pages, two workers, an engine that may read bands
+    path = tmp_path / "doc.tif"
+    frames = [_text_page() for _ in range(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    engine = BandReadingEngine()
+    # WHEN it is read
+    outcome = process_local_file(path, DocumentRef("", "doc.tif"), _settings(tmp_path, workers=2), engine)
+    # THEN pages 1-2 went to the engine whole, page 3 as two bands at once, recorded in its report
+    assert isinstance(outcome, DocumentResult)
+    kinds = sorted((page.number, page.path.stem.split("_")[1]) for page in engine.seen)
+    assert [number for number, kind in kinds if not kind.startswith("band")] == [1, 2]
+    assert [kind for number, kind in kinds if number == 3] == ["band0", "band1"]
+    assert outcome.pages[2].text == "page 3\n\npage 3"
+    assert outcome.pages[2].preprocessing["bands"][0][0] == 0
+    assert "bands" not in outcome.pages[0].preprocessing
+    # AND an engine that cannot (a cloud service, billed per call) always gets whole pages
+    plain = FakeEngine()
+    process_local_file(path, DocumentRef("", "doc.tif"), _settings(tmp_path, workers=2), plain)
+    assert not any("band" in page.path.stem for page in plain.seen)

@@ -110,3 +110,27 @@ def test_idle_workers_never_outnumber_the_pages_read_at_once(crop):
     assert 1 <= len(POOL._idle) <= 3
     engine.recognize(crop, "eng", timeout=60)
     assert len(POOL._idle) <= 3
+
+
+def test_a_one_page_document_read_in_bands_reads_as_the_whole_page(resources, tmp_path):
+    # GIVEN linn.png, a one-page scan, and two cores' worth of workers
+    from s3ocr.bench.accuracy import cer
+    from s3ocr.models import DocumentRef
+    from s3ocr.pipeline import process_local_file
+    from s3ocr.settings import Settings
+
+    def read(workers: int):
+        settings = Settings(work_dir=tmp_path / f"work{workers}", workers=workers, languages="eng")
+        return process_local_file(resources / "linn.png", DocumentRef("", "linn.png"), settings,
+                                  TesseractEngine(backend="api")).pages[0]
+
+    # WHEN it is read with one worker and with two
+    whole, banded = read(1), read(2)
+    # THEN the two-worker reading was made in bands, with the same text, and page coordinates in order
+    assert "bands" not in whole.preprocessing
+    cut = banded.preprocessing["bands"][0][1]
+    assert len(banded.preprocessing["bands"]) == 2
+    assert cer(whole.text, banded.text) < 0.005
+    assert all(line.box.top + line.box.height <= banded.height for line in banded.lines)
+    lower = [line for line in banded.lines if line.box.top >= cut]
+    assert lower and all(line.box.top >= cut for line in banded.lines[-len(lower):])

@@ -118,7 +118,8 @@ def score_page(sample: Sample, config: str) -> PageScore:
         settings = Settings(languages=languages, preprocess=recipe_for(config), page_timeout=PAGE_TIMEOUT_S,
                             work_dir=Path(tmp))
         source = ImagePages(sample.image, max_page_pixels=settings.max_page_pixels)
-        page = read_page(source, 1, Path(tmp), settings, get_engine(engine_for(config)))
+        # A one-page document: the pipeline lets all cores read it in bands when it can (see pagesplit).
+        page = read_page(source, 1, Path(tmp), settings, get_engine(engine_for(config)), parts=settings.worker_count)
     if page.status == "failed":
         raise SystemExit(f"{sample.image}: {page.error}")
     text = page.text

@@ -32,6 +32,8 @@ def engine_name_for(languages: str, table: Mapping[str, str] = MEASURED_BEST) ->
 
 class AutoEngine:
     name = "auto"
+    # Local and free per call: the pipeline may read a page in bands at once (see s3ocr.pagesplit).
+    reads_bands = True
 
     def __init__(self, make: Callable[[str], Engine] | None = None,
                  table: Mapping[str, str] = MEASURED_BEST) -> None:

@@ -64,6 +64,8 @@ class TesseractEngine:
     """
 
     name = "tesseract"
+    # Local and free per call: the pipeline may read a page in bands at once (see s3ocr.pagesplit).
+    reads_bands = True
 
     def __init__(self, psm: int = 3, backend: str | None = None) -> None:
         self.psm = psm

@@ -69,6 +69,10 @@ class TesseractApi:
         self.monitor_delete = _bind(tess, "TessMonitorDelete", None, _P)
         self.monitor_deadline = _bind(tess, "TessMonitorSetDeadlineMSecs", None, _P, _INT)
         self.pix_read = _bind(lept, "pixRead", _P, _STR)
+        # glibc keeps the freed page buffers for reuse; handing them back keeps an idle worker at the size
+        # of its models (a process per page never had to care).
+        libc = ctypes.CDLL(None)
+        self.malloc_trim = _bind(libc, "malloc_trim", _INT, ctypes.c_size_t) if hasattr(libc, "malloc_trim") else None
         self.pix_destroy = _bind(lept, "pixDestroy", None, ctypes.POINTER(_P))
 
 
@@ -117,6 +121,8 @@ class Reader:
             api.monitor_delete(monitor)
             api.clear(self.handle)
             api.pix_destroy(ctypes.byref(pix))
+            if api.malloc_trim is not None:
+                api.malloc_trim(0)
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
