@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from s3ocr.engines.tesseract import TesseractEngine
-from s3ocr.engines.tesseract_pool import POOL, WorkerPool
+from s3ocr.engines.tesseract_pool import POOL, WorkerFailure, WorkerPool
 from s3ocr.errors import EngineError, PageTimeoutError
 from s3ocr.models import PageImage
 
@@ -93,23 +93,44 @@ def test_without_the_c_library_the_engine_falls_back_to_the_command(crop, monkey
     assert pool._idle == []
 
 
-def test_idle_workers_never_outnumber_the_pages_read_at_once(crop):
-    POOL.close()
-    engine = TesseractEngine(backend="api")
-    barrier = threading.Barrier(3)
+def test_pages_beyond_the_pool_size_wait_for_a_worker_and_are_all_read(crop):
+    # GIVEN a pool of two workers and four pages read at once
+    pool = WorkerPool(size=2)
+    peak, lent = 0, []
+    original = pool._borrow
 
-    def read() -> None:
-        barrier.wait()
-        engine.recognize(crop, "eng", timeout=60)
+    def borrow(timeout: float):
+        nonlocal peak
+        worker = original(timeout)
+        lent.append(worker)
+        peak = max(peak, pool._lent)
+        return worker
 
-    threads = [threading.Thread(target=read) for _ in range(3)]
+    pool._borrow = borrow  # type: ignore[method-assign]
+    request = {"path": str(crop.path), "languages": "eng", "psm": 3, "dpi": 300}
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(pool.read(request, 60)["text"])) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert 1 <= len(POOL._idle) <= 3
-    engine.recognize(crop, "eng", timeout=60)
-    assert len(POOL._idle) <= 3
+    # THEN all four were read, never more than two workers at once, and two processes did it all
+    assert len(results) == 4 and all("LinnSequencer" in text for text in results)
+    assert peak == 2
+    assert len({worker.process.pid for worker in lent}) == 2
+    pool.close()
+
+
+def test_a_page_that_finds_no_free_worker_within_its_budget_times_out(crop):
+    pool = WorkerPool(size=1)
+    request = {"path": str(crop.path), "languages": "eng", "psm": 3, "dpi": 300}
+    pool.read(request, 60)
+    worker = pool._borrow(60)  # the only worker, busy elsewhere
+    with pytest.raises(WorkerFailure, match="no Tesseract worker came free"):
+        pool.read(request, 0.2)
+    pool._release(worker)
+    assert "LinnSequencer" in pool.read(request, 60)["text"]
+    pool.close()
 
 
 def test_a_one_page_document_read_in_bands_reads_as_the_whole_page(resources, tmp_path):

@@ -74,6 +74,12 @@ class Measurements:
         runs = self.runs.get((sample, tool))
         return statistics.median(r.seconds for r in runs) if runs else None
 
+    def round_ratios(self, sample: str, tool: str, reference: str) -> list[float]:
+        """``tool`` over ``reference`` within each round: both were measured minutes apart at most, so a
+        machine that slows down between rounds (a noisy neighbour) moves both."""
+        ours, theirs = self.runs.get((sample, tool), []), self.runs.get((sample, reference), [])
+        return [a.seconds / b.seconds for a, b in zip(ours, theirs, strict=False) if b.seconds > 0]
+
     def peak(self, sample: str, tool: str) -> int:
         return max((r.peak_rss for r in self.runs.get((sample, tool), [])), default=0)
 
@@ -202,8 +208,9 @@ def _fmt(value: float | None) -> str:
 def table(measurements: Measurements, samples: list[str], ocrmypdf: bool) -> str:
     rows = [
         "| input | s3ocr s | s3ocr --force-ocr s | OCRmyPDF s | Tesseract bound s | s3ocr / OCRmyPDF "
-        "| s3ocr / bound | force-ocr / s3ocr | peak RSS MB s3ocr / OCRmyPDF |",
-        "|" + "---|" * 9,
+        "| s3ocr / bound | force-ocr / s3ocr | peak RSS MB s3ocr / OCRmyPDF "
+        "| per round: s3ocr / OCRmyPDF, s3ocr / bound |",
+        "|" + "---|" * 10,
     ]
     for sample in samples:
         ours = measurements.median(sample, "s3ocr")
@@ -213,9 +220,18 @@ def table(measurements: Measurements, samples: list[str], ocrmypdf: bool) -> str
         rows.append(
             f"| {sample} | {_fmt(ours)} | {_fmt(forced)} | {_fmt(theirs)} | {_fmt(bound)} | "
             f"{_ratio(ours, theirs)} | {_ratio(ours, bound)} | {_ratio(forced, ours)} | "
-            f"{measurements.peak(sample, 's3ocr') / 2**20:.0f} / {measurements.peak(sample, 'ocrmypdf') / 2**20:.0f} |"
+            f"{measurements.peak(sample, 's3ocr') / 2**20:.0f} / {measurements.peak(sample, 'ocrmypdf') / 2**20:.0f} | "
+            f"{_spread(measurements.round_ratios(sample, 's3ocr', 'ocrmypdf'))}; "
+            f"{_spread(measurements.round_ratios(sample, 's3ocr', 'bound'))} |"
         )
     return "\n".join(rows)
+
+
+def _spread(ratios: list[float]) -> str:
+    """Median of the per-round ratios, and their range."""
+    if not ratios:
+        return "—"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> str:

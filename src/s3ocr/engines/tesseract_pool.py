@@ -3,7 +3,7 @@
 A page borrows an idle worker (or starts one), sends its request and waits for the reply within the page's
 budget. A worker that overruns the budget, dies or garbles the protocol is killed and dropped; the next
 page starts a fresh one. Idle workers are kept for the next page and, under Lambda, the next invocation;
-there are never more than pages read at once. Workers exit on their own when this process goes away
+there are never more than one per CPU (``WorkerPool.size``). Workers exit on their own when this process goes away
 (their stdin closes).
 """
 
@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from s3ocr.engines.tesseract_worker import HEADER
+from s3ocr.settings import available_cpus
 
 START_TIMEOUT_S = 30.0
 
@@ -115,28 +116,45 @@ class Worker:
 
 
 class WorkerPool:
-    def __init__(self) -> None:
+    """At most ``size`` workers (one per CPU by default): a page that finds them all busy waits for one,
+    within its budget. So the bands of a document's last page start as the cores running other pages free
+    up, and no more models are loaded than cores can use (more Tesseracts than cores read no faster, even
+    with ``OCR_WORKERS`` set higher for a cloud engine)."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or available_cpus()
         self._idle: list[Worker] = []
-        self._lock = threading.Lock()
+        self._lent = 0
+        self._available = threading.Condition()
 
     def _borrow(self, timeout: float) -> Worker:
-        with self._lock:
+        deadline = time.monotonic() + timeout
+        with self._available:
+            while not self._idle and self._lent >= self.size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._available.wait(left):
+                    raise WorkerFailure("timeout", "no Tesseract worker came free within the page budget")
+            self._lent += 1
             while self._idle:
                 worker = self._idle.pop()
                 if worker.alive():
                     return worker
                 worker.stop()
-        worker = Worker()
         try:
-            worker.start(timeout)
-        except WorkerFailure:
-            worker.stop()
+            worker = Worker()
+            worker.start(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            self._release(None)
             raise
         return worker
 
-    def _give_back(self, worker: Worker) -> None:
-        with self._lock:
-            self._idle.append(worker)
+    def _release(self, worker: Worker | None) -> None:
+        """A lent worker comes back: kept for the next page, or (``None``) its place freed."""
+        with self._available:
+            self._lent -= 1
+            if worker is not None:
+                self._idle.append(worker)
+            self._available.notify()
 
     def read(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """The worker's reply to ``request``; raises ``WorkerFailure`` (the worker is then dropped, except
@@ -148,14 +166,15 @@ class WorkerPool:
             reply = worker.call({**request, "timeout_ms": max(1, int(left * 1000))}, left)
         except BaseException:
             worker.stop()
+            self._release(None)
             raise
-        self._give_back(worker)
+        self._release(worker)
         if "error" in reply:
             raise WorkerFailure(str(reply.get("kind", "failed")), str(reply["error"]))
         return reply
 
     def close(self) -> None:
-        with self._lock:
+        with self._available:
             workers, self._idle = self._idle, []
         for worker in workers:
             worker.stop()
