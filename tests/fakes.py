@@ -29,3 +29,18 @@ class FakeEngine:
         word = Word(text=text, box=Box(1, 2, 3, 4), confidence=0.9)
         lines = (Line(text=text, box=Box(1, 2, 3, 4), confidence=0.9, words=(word,)),) if text else ()
         return Recognition(text=text, lines=lines, mean_confidence=0.9 if text else None)
+
+
+class FakeClock:
+    """Monotonic time that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -6,19 +6,7 @@ import pytest
 
 from s3ocr.engines.ratelimit import RateLimiter, instance_share, limiter_for, parse_qps
 from s3ocr.errors import ConfigurationError, EngineUnavailableError, TransientError
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 6))
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_requests_at_once_are_spaced_one_interval_apart():
@@ -28,7 +16,7 @@ def test_requests_at_once_are_spaced_one_interval_apart():
     # WHEN each takes its slot  THEN the first goes at once and each next one 0.5 s after the one before
     for _ in range(5):
         limiter.acquire(budget=60)
-    assert clock.slept == [0.5, 0.5, 0.5, 0.5]
+    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5, 0.5])
 
 
 def test_an_idle_limiter_saves_up_only_its_burst():
@@ -39,7 +27,7 @@ def test_an_idle_limiter_saves_up_only_its_burst():
     # WHEN four requests come  THEN two go at once (the burst), the others at the rate
     for _ in range(4):
         limiter.acquire(budget=60)
-    assert clock.slept == [1.0, 1.0]
+    assert clock.sleeps == pytest.approx([1.0, 1.0])
 
 
 def test_a_slot_beyond_the_budget_is_refused_and_handed_back():
@@ -51,10 +39,10 @@ def test_a_slot_beyond_the_budget_is_refused_and_handed_back():
     with pytest.raises(EngineUnavailableError, match="1/s") as raised:
         limiter.acquire(budget=0.2)
     assert isinstance(raised.value, TransientError)
-    assert clock.slept == []
+    assert clock.sleeps == []
     # AND the refused slot went back: the next caller waits 1 s, not 2
     limiter.acquire(budget=10)
-    assert clock.slept == [1.0]
+    assert clock.sleeps == pytest.approx([1.0])
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -8,21 +8,7 @@ import pytest
 
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
 from s3ocr.errors import EngineQuotaError, EngineUnavailableError
-
-
-class FakeClock:
-    """Monotonic time that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 class Flaky:

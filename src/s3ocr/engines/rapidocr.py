@@ -21,6 +21,7 @@ in the background and hands its reader back to the pool.
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import threading
 from importlib import metadata
@@ -51,6 +52,9 @@ def rapidocr_version() -> str:
 
 @functools.cache
 def _reader_class() -> Any:
+    # onnxruntime's usage telemetry: nothing to send it to, and it warns at start-up when it cannot store
+    # a device id (Lambda's disk is read-only). Read when onnxruntime loads, so set before the import.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
