@@ -141,7 +141,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
         prepared = preprocess.prepare(image, settings.preprocess, settings.languages, defer_upside_down=True)
         # prepare() measures the text size; for small text it names the resolution to tell the engine.
-        dpi = int(prepared.report.get("dpi") or page.dpi)
+        dpi = int(prepared.report.get("dpi") or page.dpi or prepared.report.get("dpi_estimate") or 0)
         ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
             ocr_page = _write_page(prepared.image, number, "ocr", dpi, work_dir, files)

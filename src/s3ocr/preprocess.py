@@ -225,6 +225,15 @@ def resolution_for_pitch(pitch: float) -> int | None:
     return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
 
 
+def estimated_resolution(pitch: float) -> int | None:
+    """The page's resolution judged from its line pitch as if its text were body text, snapped like
+    ``resolution_for_pitch``; for pages whose file does not say (``dpi`` 0). None without text lines."""
+    if pitch <= 0:
+        return None
+    dpi = BODY_TEXT_DPI * pitch / BODY_TEXT_PITCH_PX
+    return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
+
+
 def prepare(
     image: np.ndarray, recipe: str = "auto", languages: str = "eng", defer_upside_down: bool = False
 ) -> Prepared:
@@ -279,6 +288,10 @@ def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = Fa
         "skew": skew.angle if "deskew" in steps else 0.0,
         # What to tell the engine the page's resolution is (None: keep the source's); see resolution_for_pitch.
         "dpi": resolution_for_pitch(pitch),
+        # For a file that states no resolution: left to itself, Tesseract estimates one from the sizes of
+        # its blobs, which heavy speckle drags down (a Chinese salt-and-pepper page: CER 0.87, 0.05 when
+        # told 300). The line pitch is not fooled by specks.
+        "dpi_estimate": estimated_resolution(pitch),
         "orientation": {"method": upright.method, "confidence": upright.confidence},
         "measurements": measured,
     }

@@ -187,3 +187,23 @@ def test_only_the_last_page_is_read_in_bands_by_an_engine_that_can(tmp_path):
     plain = FakeEngine()
     process_local_file(path, DocumentRef("", "doc.tif"), _settings(tmp_path, workers=2), plain)
     assert not any("band" in page.path.stem for page in plain.seen)
+
+
+class DpiRecorder(FakeEngine):
+    def recognize(self, page, languages, timeout):
+        self.dpis = [*getattr(self, "dpis", []), page.dpi]
+        return super().recognize(page, languages, timeout)
+
+
+@pytest.mark.parametrize(("stated", "told"), [(None, 300), ((150, 150), 150)])
+def test_a_file_without_a_resolution_is_read_at_the_one_its_lines_suggest(tmp_path, stated, told):
+    # GIVEN a PNG of body text (64 px line pitch) that states no resolution, or states 150 dpi
+    path = tmp_path / "page.png"
+    image = _text_page()
+    image.save(path, **({"dpi": stated} if stated else {}))
+    engine = DpiRecorder()
+    # WHEN it is read with the auto recipe
+    settings = Settings(work_dir=tmp_path / "work", workers=1)
+    process_local_file(path, DocumentRef("", "page.png"), settings, engine)
+    # THEN the engine is told the estimate only when the file says nothing
+    assert engine.dpis == [told]

@@ -89,6 +89,11 @@ def test_resolution_for_pitch(pitch, dpi):
     assert preprocess.resolution_for_pitch(pitch) == dpi
 
 
+@pytest.mark.parametrize(("pitch", "dpi"), [(64, 300), (70, 300), (92, 300), (48, 200), (32, 150), (0, None)])
+def test_estimated_resolution_treats_any_text_as_body_text(pitch, dpi):
+    assert preprocess.estimated_resolution(pitch) == dpi
+
+
 def test_deskew_step_levels_tilted_lines():
     tilted = orientation.rotate_small(text_page(), 4.0)
     level = preprocess.deskew(tilted)
@@ -205,3 +210,5 @@ def test_auto_turns_a_sideways_upside_down_page_upright(upright):
 def test_auto_reports_small_text_as_low_resolution(upright):
     assert prepare(text_page(height=900, pitch=32), "auto", "eng").report["dpi"] == 150
     assert prepare(text_page(height=900, pitch=64), "auto", "eng").report["dpi"] is None
+    # ... and still estimates the resolution, for files that do not state theirs
+    assert prepare(text_page(height=900, pitch=64), "auto", "eng").report["dpi_estimate"] == 300
