@@ -2,6 +2,10 @@
 
 As OCRmyPDF writes it for its engines: an engine raises only s3ocr errors, adds no parallelism of its
 own (the pipeline owns concurrency) and honours the page timeout.
+
+An engine may also set ``reads_bands = True``: the pipeline then hands it the last page of a document in
+horizontal bands read at once (``s3ocr.pagesplit``). Only for engines that are local and free per call; a
+cloud service would bill each band.
 """
 
 from __future__ import annotations
