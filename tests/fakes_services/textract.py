@@ -28,7 +28,7 @@ GENERIC = {"throttled": "ProvisionedThroughputExceededException", "quota": "Limi
            "rejected": "DocumentTooLargeException", "server_error": "InternalServerError"}
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)"
                   r"/aws4_request, SignedHeaders=(?P<signed>[^,]+), Signature=(?P<signature>[0-9a-f]{64})")
-MAX_BYTES, MAX_SIDE = 10 * 1024 * 1024, 10_000
+MAX_BYTES, MAX_SIDE = 5 * 1024 * 1024, 10_000  # the Bytes field's documented maximum
 
 
 class TextractFake(LoopbackService):
