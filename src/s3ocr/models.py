@@ -58,6 +58,12 @@ class Line:
     words: tuple[Word, ...] = ()
 
 
+def mean_word_confidence(lines: tuple[Line, ...] | list[Line]) -> float | None:
+    """The mean confidence of the lines' words (0..1, 4 places), or None when there are no words."""
+    words = [word for line in lines for word in line.words]
+    return round(sum(word.confidence for word in words) / len(words), 4) if words else None
+
+
 @dataclass(frozen=True)
 class PageImage:
     """One page as an image file on disk, owned by the document's work dir."""

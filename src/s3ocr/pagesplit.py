@@ -70,12 +70,12 @@ def bands(gray: np.ndarray, parts: int) -> list[Band]:
     _, binary = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     ink = binary.astype(bool)
     rows = ink.sum(axis=1)
-    text_rows = np.flatnonzero(rows > BLANK_ROW_INK * ink.shape[1])
+    text = rows > BLANK_ROW_INK * ink.shape[1]
+    text_rows = np.flatnonzero(text)
     if len(text_rows) < 2 or has_columns(ink[text_rows[0]:text_rows[-1] + 1]):
         return whole
     top, bottom = int(text_rows[0]), int(text_rows[-1]) + 1
-    blank = rows[top:bottom] <= BLANK_ROW_INK * ink.shape[1]
-    gaps = [(top + start, top + end) for start, end in _runs(blank) if (end - start) * SCALE >= MIN_GAP_PX]
+    gaps = [(top + start, top + end) for start, end in _runs(~text[top:bottom]) if (end - start) * SCALE >= MIN_GAP_PX]
     mass = np.cumsum(rows[top:bottom])
     cuts: list[int] = []
     for k in range(1, parts):
@@ -89,7 +89,6 @@ def bands(gray: np.ndarray, parts: int) -> list[Band]:
         cuts.append((start + end) // 2 * SCALE)
     edges = [0, *cuts, height]
     result = [Band(a, b) for a, b in itertools.pairwise(edges)]
-    text = rows > BLANK_ROW_INK * ink.shape[1]
     if any(band.bottom - band.top < MIN_BAND_PX or
            len(_runs(text[band.top // SCALE:band.bottom // SCALE])) < MIN_BAND_LINES for band in result):
         return whole

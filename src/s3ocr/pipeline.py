@@ -27,6 +27,7 @@ from s3ocr.models import (
     PageImage,
     PageResult,
     Recognition,
+    mean_word_confidence,
 )
 from s3ocr.pages import PageSource, detect_media_type, open_pages
 from s3ocr.settings import Settings
@@ -36,6 +37,8 @@ from s3ocr.textclean import clean_text
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from s3ocr.pagesplit import Band
 
 
 T = TypeVar("T")
@@ -200,7 +203,7 @@ def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: P
     return PageImage(number=number, path=path, width=image.shape[1], height=image.shape[0], dpi=dpi)
 
 
-def read_bands(band_pages: list[PageImage], bands: list[Any], settings: Settings, engine: Engine) -> Recognition:
+def read_bands(band_pages: list[PageImage], bands: list[Band], settings: Settings, engine: Engine) -> Recognition:
     """Read a page's bands at once, one thread each, and join them back into the page's reading: boxes
     shifted to page coordinates, texts in band order with a paragraph break between bands."""
     with ThreadPoolExecutor(max_workers=len(band_pages), thread_name_prefix="s3ocr-band") as pool:
@@ -208,10 +211,8 @@ def read_bands(band_pages: list[PageImage], bands: list[Any], settings: Settings
                                  band_pages))
     lines = tuple(_shifted(line, band.top) for reading, band in zip(readings, bands, strict=True)
                   for line in reading.lines)
-    words = [word for line in lines for word in line.words]
-    mean = round(sum(word.confidence for word in words) / len(words), 4) if words else None
     text = "\n\n".join(reading.text for reading in readings if reading.text.strip())
-    return Recognition(text=text, lines=lines, mean_confidence=mean, engine=readings[0].engine)
+    return Recognition(text=text, lines=lines, mean_confidence=mean_word_confidence(lines), engine=readings[0].engine)
 
 
 def _shifted(line: Line, dy: int) -> Line:

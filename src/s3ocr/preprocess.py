@@ -212,6 +212,16 @@ def line_pitch(gray: np.ndarray) -> float:
     return float(np.median(np.diff(starts))) if len(starts) >= 3 else 0.0
 
 
+def estimated_resolution(pitch: float) -> int | None:
+    """The resolution (dpi) at which lines ``pitch`` px apart are ordinary body text, snapped to the nearest
+    (in ratio) of ``RESOLUTIONS``; None without text lines. Told to Tesseract for files that state no
+    resolution (``dpi`` 0), and for small text (``resolution_for_pitch``)."""
+    if pitch <= 0:
+        return None
+    dpi = BODY_TEXT_DPI * pitch / BODY_TEXT_PITCH_PX
+    return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
+
+
 def resolution_for_pitch(pitch: float) -> int | None:
     """For small text, the resolution (dpi) at which its lines are ordinary body text; else None.
 
@@ -219,19 +229,7 @@ def resolution_for_pitch(pitch: float) -> int | None:
     told "300 dpi" loses underscores, dots and short words (CER 0.035 instead of 0.006 in English).
     Normal and large text read the same at any claimed dpi give or take noise, so the source's is kept.
     """
-    if pitch <= 0 or pitch >= SMALL_TEXT_PITCH_PX:
-        return None
-    dpi = BODY_TEXT_DPI * pitch / BODY_TEXT_PITCH_PX
-    return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
-
-
-def estimated_resolution(pitch: float) -> int | None:
-    """The page's resolution judged from its line pitch as if its text were body text, snapped like
-    ``resolution_for_pitch``; for pages whose file does not say (``dpi`` 0). None without text lines."""
-    if pitch <= 0:
-        return None
-    dpi = BODY_TEXT_DPI * pitch / BODY_TEXT_PITCH_PX
-    return min(RESOLUTIONS, key=lambda r: abs(np.log(dpi / r)))
+    return estimated_resolution(pitch) if pitch < SMALL_TEXT_PITCH_PX else None
 
 
 def prepare(

@@ -38,7 +38,7 @@ from s3ocr.errors import (
     RejectedInputError,
     S3OcrError,
 )
-from s3ocr.models import Box, Line, PageImage, Recognition
+from s3ocr.models import Box, Line, PageImage, Recognition, mean_word_confidence
 from s3ocr.secrets import RedactingFilter, SecretSource
 
 ENDPOINT_ENV, REGION_ENV = "TENCENT_OCR_ENDPOINT", "TENCENTCLOUD_REGION"
@@ -229,9 +229,8 @@ class TencentEngine:
     def parse(self, detections: Sequence[Any], image: FittedImage, page: PageImage) -> Recognition:
         """``TextDetections`` as lines with word boxes, in the page image's coordinates."""
         lines = [_line(item, image, page) for item in detections if str(item.DetectedText or "").strip()]
-        words = [word for line in lines for word in line.words]
-        mean = round(sum(w.confidence for w in words) / len(words), 4) if words else None
-        return Recognition(text="\n".join(line.text for line in lines), lines=tuple(lines), mean_confidence=mean)
+        return Recognition(text="\n".join(line.text for line in lines), lines=tuple(lines),
+                           mean_confidence=mean_word_confidence(lines))
 
 
 def _base64(data: bytes) -> str:

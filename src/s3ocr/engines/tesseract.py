@@ -13,7 +13,7 @@ import pytesseract
 from pytesseract import pytesseract as pytesseract_core
 
 from s3ocr.errors import ConfigurationError, EngineError, PageTimeoutError
-from s3ocr.models import Box, Line, PageImage, Recognition, Word
+from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
 
 # OpenMP inside Tesseract fights the pipeline's own one-process-per-core parallelism: on a 2-core
 # machine one page took 10.7 s with OpenMP threads instead of 1.9 s without.
@@ -92,9 +92,8 @@ class TesseractEngine:
         read = self._read_api(page, languages, timeout) if self.backend == "api" else None
         text, tsv = read if read is not None else self._read_cli(page, languages, timeout)
         lines = parse_tsv(tsv)
-        words = [word for line in lines for word in line.words]
-        mean = round(sum(w.confidence for w in words) / len(words), 4) if words else None
-        return Recognition(text=text.rstrip("\n\f").strip("\n"), lines=lines, mean_confidence=mean)
+        return Recognition(text=text.rstrip("\n\f").strip("\n"), lines=lines,
+                           mean_confidence=mean_word_confidence(lines))
 
     def _read_api(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str] | None:
         """Text and TSV from a worker process; ``None`` when the C API is not available here."""

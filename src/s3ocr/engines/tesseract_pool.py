@@ -46,7 +46,6 @@ class Worker:
         # and drained so a chatty page can never block the worker on a full pipe.
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         threading.Thread(target=self._drain_stderr, name="tesseract-worker-stderr", daemon=True).start()
-        self.version = ""
 
     def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -56,10 +55,10 @@ class Worker:
                 self.stderr_tail.append(line)
 
     def start(self, timeout: float) -> None:
+        """Wait for the worker's greeting: its library's version once the C API is loaded, else why not."""
         hello = self._receive(time.monotonic() + min(timeout, START_TIMEOUT_S))
         if "version" not in hello:
             raise WorkerFailure(hello.get("kind", "failed"), hello.get("error", "the worker did not start"))
-        self.version = str(hello["version"])
 
     def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

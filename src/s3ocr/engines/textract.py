@@ -39,7 +39,7 @@ from s3ocr.errors import (
     RejectedInputError,
     S3OcrError,
 )
-from s3ocr.models import Box, Line, PageImage, Recognition, Word
+from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
 
 # Synchronous operations: JPEG or PNG, at most 10,000 px a side. Size: the quotas page allows 10 MB, but the
 # API reference says of the Bytes field "The maximum size of a document that's provided in a blob of bytes
@@ -167,9 +167,8 @@ class TextractEngine:
                           for w in children if w.get("BlockType") == "WORD" and str(w.get("Text", "")).strip())
             lines.append(Line(text=str(block["Text"]).strip(), box=self._box(block, image, page),
                               confidence=_confidence(block), words=words))
-        all_words = [word for line in lines for word in line.words]
-        mean = round(sum(w.confidence for w in all_words) / len(all_words), 4) if all_words else None
-        return Recognition(text="\n".join(line.text for line in lines), lines=tuple(lines), mean_confidence=mean)
+        return Recognition(text="\n".join(line.text for line in lines), lines=tuple(lines),
+                           mean_confidence=mean_word_confidence(lines))
 
     @staticmethod
     def _box(block: Mapping[str, Any], image: FittedImage, page: PageImage) -> Box:
