@@ -27,6 +27,9 @@ import pytesseract
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 MAX_SKEW_DEG = 15.0
+# Ink pixels the coarse angle search scores (a random sample): a 300 dpi page has 60-200 thousand at the
+# analysis size. The coarse search only has to land within 0.5 degrees of the fine search's answer.
+COARSE_SAMPLE_POINTS = 20_000
 # Analysis size: ~700 px across keeps a 300 dpi page's lines resolvable and the search fast.
 ANALYSIS_WIDTH = 700
 # OSD's orientation confidence above which its answer is taken without a second opinion; Latin pages
@@ -102,9 +105,16 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEG) -> Skew:
         return Skew(vertical=False, angle=0.0, sharpness=0.0)
     ys, xs = ys.astype(np.float64), xs.astype(np.float64)
     coarse = np.arange(-max_angle, max_angle + 0.01, 0.5)
-    h_angle, h_score = _best_angle(ys, xs, coarse)
+    # The coarse search (122 projections) looks at a sample of the ink, the fine one (21) at all of it. The
+    # sample is random (seeded: same page, same answer): every k-th pixel in raster order is a lattice, and
+    # a lattice has sharp projections of its own at the angles of its rows.
+    some_ys, some_xs = ys, xs
+    if len(ys) > COARSE_SAMPLE_POINTS:
+        chosen = np.random.default_rng(0).choice(len(ys), COARSE_SAMPLE_POINTS, replace=False)
+        some_ys, some_xs = ys[chosen], xs[chosen]
+    h_angle, h_score = _best_angle(some_ys, some_xs, coarse)
     # Vertical lines: swap the roles of x and y (a transposed page), same search.
-    v_angle, v_score = _best_angle(xs, ys, coarse)
+    v_angle, v_score = _best_angle(some_xs, some_ys, coarse)
     vertical = v_score > h_score
     angle = v_angle if vertical else h_angle
     a, b = (xs, ys) if vertical else (ys, xs)
