@@ -31,6 +31,18 @@ class FakeEngine:
         return Recognition(text=text, lines=lines, mean_confidence=0.9 if text else None)
 
 
+class PrewarmedEngine(FakeEngine):
+    """A fake engine that records what the pipeline asks it to get ready for (``prewarm``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prewarmed: list[tuple[str, int]] = []
+
+    def prewarm(self, languages: str, count: int) -> None:
+        with self._lock:
+            self.prewarmed.append((languages, count))
+
+
 class FakeClock:
     """Monotonic time that only moves when the code under test sleeps."""
 

@@ -127,6 +127,9 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         timings["total"] = round(perf_counter() - started, 3)
         return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
                           engine="pdftotext", timings=timings)
+    prewarm = getattr(engine, "prewarm", None)
+    if prewarm is not None:  # the engine's models load while this page renders (a no-op once loaded)
+        prewarm(settings.languages, settings.worker_count)
     # OpenCV and the preprocessing modules are loaded by the first page that needs OCR: a born-digital
     # document never pays for them.
     import cv2

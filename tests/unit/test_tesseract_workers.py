@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import cv2
 import pytest
 
+from s3ocr.engines import tesseract_pool
 from s3ocr.engines.tesseract import TesseractEngine
-from s3ocr.engines.tesseract_pool import POOL, WorkerFailure, WorkerPool
+from s3ocr.engines.tesseract_pool import POOL, Worker, WorkerFailure, WorkerPool
 from s3ocr.errors import EngineError, PageTimeoutError
 from s3ocr.models import PageImage
 
@@ -155,3 +158,68 @@ def test_a_one_page_document_read_in_bands_reads_as_the_whole_page(resources, tm
     assert all(line.box.top + line.box.height <= banded.height for line in banded.lines)
     lower = [line for line in banded.lines if line.box.top >= cut]
     assert lower and all(line.box.top >= cut for line in banded.lines[-len(lower):])
+
+
+def bytes_read(worker: Worker) -> int:
+    for line in Path(f"/proc/{worker.process.pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar")
+
+
+def test_a_worker_started_with_languages_has_their_models_loaded_when_it_greets():
+    # GIVEN a worker started bare and one started for chi_sim+eng  WHEN both have greeted
+    bare, ready = Worker(), Worker("chi_sim+eng")
+    for worker in (bare, ready):
+        worker.start(30)
+    # THEN the second has read both models (6.6 MB) before its first page; the first has read neither
+    listing = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=True).stdout
+    tessdata = Path(listing.split('"')[1])  # List of available languages in "/usr/share/.../tessdata/" (3):
+    models = (tessdata / "chi_sim.traineddata").stat().st_size + (tessdata / "eng.traineddata").stat().st_size
+    assert bytes_read(ready) - bytes_read(bare) >= models
+    for worker in (bare, ready):
+        worker.stop()
+
+
+def test_a_page_that_asks_while_the_pool_prewarms_waits_for_a_prewarmed_worker(crop, monkeypatch):
+    # GIVEN a pool of two, prewarming for English
+    started: list[Worker] = []
+
+    class CountedWorker(Worker):
+        def __init__(self, languages: str | None = None) -> None:
+            super().__init__(languages)
+            started.append(self)
+
+    monkeypatch.setattr(tesseract_pool, "Worker", CountedWorker)
+    pool = WorkerPool(size=2)
+    pool.prewarm("eng", 2)
+    # WHEN two pages are read at once right away
+    request = {"path": str(crop.path), "languages": "eng", "psm": 3, "dpi": 300}
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(pool.read(request, 60)["text"])) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN both were read by the two prewarmed workers; no third was started, and a second prewarm is a no-op
+    assert len(results) == 2 and all("LinnSequencer" in text for text in results)
+    pool.prewarm("eng", 2)
+    assert len(started) == 2 and sorted(id(w) for w in pool._idle) == sorted(id(w) for w in started)
+    assert pool._lent == 0
+    pool.close()
+
+
+def test_a_prewarm_that_cannot_start_workers_gives_their_places_back(crop, monkeypatch):
+    # GIVEN no C library: the prewarmed workers cannot start
+    monkeypatch.setenv("S3OCR_LIBTESSERACT", "libtesseract-that-is-not-here.so")
+    pool = WorkerPool(size=2)
+    monkeypatch.setattr("s3ocr.engines.tesseract_pool.POOL", pool)
+    engine = TesseractEngine(backend="api")
+    engine.prewarm("eng", 2)
+    # WHEN a page is read  THEN it is read by the command, and the pool holds nothing lent or idle
+    assert "LinnSequencer" in engine.recognize(crop, "eng", timeout=60).text
+    assert engine.backend == "cli"
+    deadline = time.monotonic() + 30
+    while pool._lent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool._lent == 0 and pool._idle == []

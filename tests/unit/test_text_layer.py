@@ -13,7 +13,7 @@ from s3ocr.pages.textlayer import text_quality, usable_text
 from s3ocr.pipeline import process_local_file
 from s3ocr.settings import Settings
 from tests.conftest import CORPUS, RESOURCES
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, PrewarmedEngine
 
 LINES = ["Quarterly report of the Example Company", "Revenue grew by 12 percent in the third quarter,",
          "while costs (mostly energy) stayed flat at 4.1 million."]
@@ -47,6 +47,19 @@ def test_mixed_document_ocrs_only_the_scanned_page(tmp_path):
     assert isinstance(outcome, DocumentResult)
     assert [p.source for p in outcome.pages] == ["text_layer", "ocr"]
     assert [p.number for p in engine.seen] == [2] and outcome.pages[1].text == "page 2"
+
+
+def test_the_engine_is_prewarmed_by_the_first_page_that_needs_ocr_and_never_for_born_digital_ones(tmp_path):
+    # GIVEN an engine that can start its workers ahead of the pages
+    digital = text_pdf(tmp_path / "digital.pdf", [LINES, LINES])
+    mixed = unite(tmp_path / "mixed.pdf", digital, scan_pdf(tmp_path / "b.pdf", [RESOURCES / "linn.png"]))
+    # WHEN a born-digital document is read  THEN nothing is started for it
+    engine = PrewarmedEngine()
+    process_local_file(digital, DocumentRef("", "digital.pdf"), _settings(tmp_path, workers=2), engine)
+    assert engine.prewarmed == []
+    # WHEN a document with a scanned page is read  THEN the engine is told what that page will need
+    process_local_file(mixed, DocumentRef("", "mixed.pdf"), _settings(tmp_path, workers=2, languages="eng"), engine)
+    assert engine.prewarmed == [("eng", 2)] and [page.number for page in engine.seen] == [3]
 
 
 def test_force_ocr_reads_born_digital_pages_too(tmp_path):

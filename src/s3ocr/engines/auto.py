@@ -60,6 +60,11 @@ class AutoEngine:
         names = sorted({*self._table.values(), DEFAULT_ENGINE})
         return "auto: " + ", ".join(f"{name} {self._engine(name).version}" for name in names)
 
+    def prewarm(self, languages: str, count: int) -> None:
+        prewarm = getattr(self.engine_for(languages), "prewarm", None)
+        if prewarm is not None:
+            prewarm(languages, count)
+
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         engine = self.engine_for(languages)
         result = engine.recognize(page, languages, timeout)

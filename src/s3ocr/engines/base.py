@@ -6,6 +6,10 @@ own (the pipeline owns concurrency) and honours the page timeout.
 An engine may also set ``reads_bands = True``: the pipeline then hands it the last page of a document in
 horizontal bands read at once (``s3ocr.pagesplit``). Only for engines that are local and free per call; a
 cloud service would bill each band.
+
+And it may define ``prewarm(languages, count)``: called when a document's first page turns out to need OCR,
+it starts (in the background, returning at once) what ``count`` pages read at once will need, so that
+loading models overlaps the rendering of those pages.
 """
 
 from __future__ import annotations

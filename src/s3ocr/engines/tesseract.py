@@ -87,6 +87,13 @@ class TesseractEngine:
         if missing:
             raise ConfigurationError(f"Tesseract language data missing: {', '.join(missing)}")
 
+    def prewarm(self, languages: str, count: int) -> None:
+        """Start up to ``count`` workers with ``languages`` loaded, in the background (``api`` backend)."""
+        if self.backend == "api":
+            from s3ocr.engines.tesseract_pool import POOL
+
+            POOL.prewarm(languages, count)
+
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         self.check_languages(languages)
         read = self._read_api(page, languages, timeout) if self.backend == "api" else None

@@ -1,6 +1,7 @@
 """A long-lived Tesseract process: the models are loaded once, then pages are read through the C API.
 
-Started by ``TesseractEngine`` (``python -m s3ocr.engines.tesseract_worker``), one per page read at once. Running
+Started by ``TesseractEngine`` (``python -m s3ocr.engines.tesseract_worker [LANGUAGES]``), one per page read
+at once; given ``LANGUAGES`` it loads their models before greeting. Running
 ``tesseract`` once per page loads the language models every time (0.08 s of CPU for ``eng``, 0.2 s for
 ``chi_sim+eng``, before the first pixel is read); this process pays that once and then, under Lambda, for as
 long as the execution environment stays warm. It stays a separate process, as ``tesseract`` was: a crash
@@ -19,6 +20,7 @@ in the file), ``languages`` (models missing) or ``failed``. Standard library onl
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -138,13 +140,19 @@ def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.flush()
 
 
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+def serve(requests: BinaryIO, replies: BinaryIO, languages: str | None = None) -> None:
+    """Answer requests until ``requests`` closes; with ``languages``, their models are loaded before the
+    greeting (a worker started ahead of its first page)."""
     try:
         api = TesseractApi(os.environ.get("S3OCR_LIBTESSERACT", "libtesseract.so.5"))
     except (OSError, AttributeError) as e:
         write_frame(replies, json.dumps({"kind": "unavailable", "error": f"libtesseract C API: {e}"}).encode())
         return
     reader = Reader(api)
+    if languages:
+        # Missing models are reported to the first page that asks for them, in its own error record.
+        with contextlib.suppress(WorkerError):
+            reader.use(languages)
     write_frame(replies, json.dumps({"version": api.version().decode()}).encode())
     while (frame := read_frame(requests)) is not None:
         request = json.loads(frame)
@@ -160,7 +168,7 @@ def main() -> int:
     # The protocol owns the real stdout; anything native code prints there goes to stderr instead.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    serve(sys.stdin.buffer, replies)
+    serve(sys.stdin.buffer, replies, sys.argv[1] if len(sys.argv) > 1 else None)
     return 0
 
 
