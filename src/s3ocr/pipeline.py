@@ -146,8 +146,10 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         if image is None:
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
         prepared = preprocess.prepare(image, settings.preprocess, settings.languages, defer_upside_down=True)
-        # prepare() measures the text size; for small text it names the resolution to tell the engine.
-        dpi = int(prepared.report.get("dpi") or page.dpi or prepared.report.get("dpi_estimate") or 0)
+        # prepare() measures the text size; for small text it names the resolution to tell the engine, large
+        # text it scales down (the resolution told scales with it).
+        dpi = prepared.report.get("dpi") or page.dpi or prepared.report.get("dpi_estimate") or 0
+        dpi = round(dpi * prepared.report.get("scale", 1.0))
         ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
             ocr_page = _write_page(prepared.image, number, "ocr", dpi, work_dir, files)

@@ -158,12 +158,12 @@ class BandReadingEngine(FakeEngine):
     reads_bands = True
 
 
-def _text_page(height: int = 3000, width: int = 2000) -> Image.Image:
+def _text_page(height: int = 3000, width: int = 2000, pitch: int = 60) -> Image.Image:
     """A page of 40 dark 'lines' in two paragraphs: something pagesplit can cut."""
     page = Image.new("L", (width, height), 240)
     for i in range(40):
-        y = 200 + i * 60 + (230 if i >= 20 else 0)
-        page.paste(20, (100, y, 1900, y + 30))
+        y = 200 + i * pitch + (230 if i >= 20 else 0)
+        page.paste(20, (100, y, 1900, y + pitch // 2))
     return page
 
 
@@ -197,9 +197,9 @@ class DpiRecorder(FakeEngine):
 
 @pytest.mark.parametrize(("stated", "told"), [(None, 300), ((150, 150), 150)])
 def test_a_file_without_a_resolution_is_read_at_the_one_its_lines_suggest(tmp_path, stated, told):
-    # GIVEN a PNG of body text (64 px line pitch) that states no resolution, or states 150 dpi
+    # GIVEN a PNG of body text (54 px line pitch: read at full size) that states no resolution, or states 150 dpi
     path = tmp_path / "page.png"
-    image = _text_page()
+    image = _text_page(pitch=54)
     image.save(path, **({"dpi": stated} if stated else {}))
     engine = DpiRecorder()
     # WHEN it is read with the auto recipe
@@ -207,3 +207,19 @@ def test_a_file_without_a_resolution_is_read_at_the_one_its_lines_suggest(tmp_pa
     process_local_file(path, DocumentRef("", "page.png"), settings, engine)
     # THEN the engine is told the estimate only when the file says nothing
     assert engine.dpis == [told]
+
+
+def test_large_text_is_read_scaled_down_and_the_engine_is_told_the_resolution_it_is_read_at(tmp_path):
+    # GIVEN a 300 dpi scan of large text: lines 100 px apart
+    path = tmp_path / "page.png"
+    _text_page(height=5000, pitch=100).save(path, dpi=(300, 300))
+    engine = DpiRecorder()
+    # WHEN it is read with the auto recipe
+    outcome = process_local_file(path, DocumentRef("", "page.png"), Settings(work_dir=tmp_path / "work", workers=1),
+                                 engine)
+    # THEN the engine got it at half size, told 150 dpi, and the page says so
+    assert isinstance(outcome, DocumentResult)
+    page = outcome.pages[0]
+    assert engine.dpis == [150] and (engine.seen[0].width, engine.seen[0].height) == (1000, 2500)
+    assert (page.width, page.height, page.dpi) == (1000, 2500, 150)
+    assert page.preprocessing["scale"] == 0.5 and "downscale" in page.preprocessing["steps"]

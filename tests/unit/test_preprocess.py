@@ -207,6 +207,15 @@ def test_auto_turns_a_sideways_upside_down_page_upright(upright):
     assert upright.calls[-1] == pytest.approx(30, abs=1)  # the detector was told the line pitch
 
 
+def test_auto_reads_large_text_smaller_and_leaves_body_text_alone(upright):
+    large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng")
+    assert large.report["scale"] == 0.5 and "downscale" in large.report["steps"]
+    assert large.image.shape == (600, 500)
+    body = prepare(text_page(height=1200, width=1000, pitch=50), "auto", "eng")
+    assert body.report["scale"] == 1.0 and "downscale" not in body.report["steps"]
+    assert body.image.shape == (1200, 1000)
+
+
 def test_auto_reports_small_text_as_low_resolution(upright):
     assert prepare(text_page(height=900, pitch=32), "auto", "eng").report["dpi"] == 150
     assert prepare(text_page(height=900, pitch=64), "auto", "eng").report["dpi"] is None
