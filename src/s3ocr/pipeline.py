@@ -145,7 +145,9 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
-        prepared = preprocess.prepare(image, settings.preprocess, settings.languages, defer_upside_down=True)
+        read_pitch = getattr(engine, "read_pitch", None)
+        prepared = preprocess.prepare(image, settings.preprocess, settings.languages, defer_upside_down=True,
+                                      read_pitch=read_pitch(settings.languages) if read_pitch else None)
         # prepare() measures the text size; for small text it names the resolution to tell the engine, large
         # text it scales down (the resolution told scales with it).
         dpi = prepared.report.get("dpi") or page.dpi or prepared.report.get("dpi_estimate") or 0

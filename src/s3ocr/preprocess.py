@@ -11,7 +11,7 @@ cures salt-and-pepper noise but turns Chinese phone photos from CER 0.02 into 0.
 - text lines running down the page -> quarter turn; tilted -> deskew (``s3ocr.orientation``);
 - upside down (Tesseract OSD, or reading a crop both ways when OSD is unsure) -> half turn;
 - the line pitch -> the resolution to tell Tesseract (``report["dpi"]``), which matters for small text;
-  large text is scaled down to a comfortable size (``report["scale"]``), which makes reading it cheaper.
+  large text is scaled down to the size the engine names (``report["scale"]``; Tesseract: see there).
 
 The report (recorded per page in the output JSON) holds ``recipe``, ``steps``, ``rotation`` (clockwise
 degrees turned), ``skew`` (counter-clockwise tilt of the lines removed, degrees), ``dpi`` (None: keep the
@@ -52,13 +52,10 @@ SKEW_MIN_DEG = 0.3
 BODY_TEXT_DPI = 300
 BODY_TEXT_PITCH_PX = 64
 SMALL_TEXT_PITCH_PX = 48  # three quarters of body text
-# Large text is read smaller: lines further apart than LARGE_TEXT_PITCH_PX are scaled down to READ_PITCH_PX.
-# Tesseract's layout analysis costs grow with the pixels while its line recogniser sees each line at a fixed
-# height anyway; on the corpus pages (lines 60-102 px apart at 300 dpi) reading them at a 50 px pitch took
-# 10-20 % less CPU, and the mean CER did not rise (see the README's accuracy section). Below 50 px (capital
-# letters ~25 px) is where Tesseract's own advice puts the start of the accuracy drop.
-READ_PITCH_PX = 50
-LARGE_TEXT_PITCH_PX = 55  # within 10 % of READ_PITCH_PX, resampling costs more than it saves
+# Large text is read smaller when the engine names the line pitch it reads at (``read_pitch``): a page whose
+# lines are more than this much further apart is scaled down to that pitch; closer to it, resampling costs
+# more than it saves.
+LARGE_TEXT_MARGIN = 1.1
 # Resolutions reported for small text: Tesseract's results move with small dpi changes, so the estimate is
 # snapped to the nearest (in ratio) of the usual scan resolutions: a page and its rotated twin agree.
 RESOLUTIONS = (75, 100, 150, 200, 300)
@@ -244,19 +241,24 @@ def resolution_for_pitch(pitch: float) -> int | None:
 
 
 def prepare(
-    image: np.ndarray, recipe: str = "auto", languages: str = "eng", defer_upside_down: bool = False
+    image: np.ndarray, recipe: str = "auto", languages: str = "eng", defer_upside_down: bool = False,
+    read_pitch: float | None = None,
 ) -> Prepared:
-    """Apply a recipe to a page image (BGR or gray ``uint8``) and record the steps taken."""
+    """Apply a recipe to a page image (BGR or gray ``uint8``) and record the steps taken.
+
+    With ``read_pitch`` (px between text lines), ``auto`` scales pages of larger text down to it.
+    """
     if recipe != "auto":
         names = resolve_recipe(recipe)
         return Prepared(
             image=apply_steps(image, names),
             report={"recipe": recipe, "steps": list(names), "rotation": 0, "skew": 0.0, "dpi": None},
         )
-    return prepare_auto(image, languages, defer_upside_down)
+    return prepare_auto(image, languages, defer_upside_down, read_pitch)
 
 
-def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = False) -> Prepared:
+def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = False,
+                 read_pitch: float | None = None) -> Prepared:
     """Measure the page, then apply only the steps its measurements call for (recorded in the report)."""
     gray = grayscale(image)
     steps = ["grayscale"]
@@ -282,7 +284,7 @@ def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = Fa
         steps.append("deskew")
     pitch = line_pitch(gray)
     measured["line_pitch"] = round(pitch, 1)
-    scale = reading_scale(pitch)
+    scale = reading_scale(pitch, read_pitch)
     if scale < 1.0:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         steps.append("downscale")
@@ -314,11 +316,12 @@ def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = Fa
     return Prepared(image=gray, report=report)
 
 
-def reading_scale(pitch: float) -> float:
-    """The scale (<= 1) at which a page whose lines are ``pitch`` px apart is read: 1 for all but large text."""
-    if pitch <= LARGE_TEXT_PITCH_PX:
+def reading_scale(pitch: float, read_pitch: float | None) -> float:
+    """The scale (<= 1) at which a page whose lines are ``pitch`` px apart is read by an engine that reads
+    lines ``read_pitch`` px apart best: 1 for all but text larger than that."""
+    if not read_pitch or pitch <= read_pitch * LARGE_TEXT_MARGIN:
         return 1.0
-    return round(READ_PITCH_PX / pitch, 4)
+    return round(read_pitch / pitch, 4)
 
 
 def uses_cjk(languages: str) -> bool:

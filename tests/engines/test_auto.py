@@ -56,3 +56,25 @@ def test_pages_go_to_the_chosen_engine_which_is_built_once_and_recorded():
 def test_the_measured_table_names_registered_engines():
     assert set(MEASURED_BEST.values()) <= set(ENGINES)
     assert get_engine("auto").name == "auto"
+
+
+def test_the_chosen_engine_answers_for_its_reading_pitch_and_prewarming():
+    # GIVEN auto over an engine that reads at 50 px and prewarms, and one that does neither
+    @dataclass
+    class Local(Recorder):
+        prewarmed: list[tuple[str, int]] = field(default_factory=list)
+
+        def read_pitch(self, languages: str) -> float:
+            return 50.0
+
+        def prewarm(self, languages: str, count: int) -> None:
+            self.prewarmed.append((languages, count))
+
+    local = Local("local")
+    auto = AutoEngine(lambda name: local if name == "local" else Recorder(name), table={"chi_sim": "local"})
+    # WHEN asked for Chinese pages  THEN the local engine answers; for English ones, nothing is asked of it
+    assert auto.read_pitch("chi_sim+eng") == 50.0
+    auto.prewarm("chi_sim+eng", 2)
+    assert auto.read_pitch("eng") is None
+    auto.prewarm("eng", 2)
+    assert local.prewarmed == [("chi_sim+eng", 2)]

@@ -209,17 +209,27 @@ def test_a_file_without_a_resolution_is_read_at_the_one_its_lines_suggest(tmp_pa
     assert engine.dpis == [told]
 
 
-def test_large_text_is_read_scaled_down_and_the_engine_is_told_the_resolution_it_is_read_at(tmp_path):
-    # GIVEN a 300 dpi scan of large text: lines 100 px apart
+class PitchedDpiRecorder(DpiRecorder):
+    def read_pitch(self, languages: str) -> float:
+        return 50.0
+
+
+def test_large_text_is_read_at_the_engines_pitch_and_the_engine_is_told_the_resolution_it_is_read_at(tmp_path):
+    # GIVEN a 300 dpi scan of large text (lines 100 px apart) and an engine that reads best at 50 px
     path = tmp_path / "page.png"
     _text_page(height=5000, pitch=100).save(path, dpi=(300, 300))
-    engine = DpiRecorder()
+    engine = PitchedDpiRecorder()
     # WHEN it is read with the auto recipe
-    outcome = process_local_file(path, DocumentRef("", "page.png"), Settings(work_dir=tmp_path / "work", workers=1),
-                                 engine)
+    settings = Settings(work_dir=tmp_path / "work", workers=1)
+    outcome = process_local_file(path, DocumentRef("", "page.png"), settings, engine)
     # THEN the engine got it at half size, told 150 dpi, and the page says so
     assert isinstance(outcome, DocumentResult)
     page = outcome.pages[0]
     assert engine.dpis == [150] and (engine.seen[0].width, engine.seen[0].height) == (1000, 2500)
     assert (page.width, page.height, page.dpi) == (1000, 2500, 150)
     assert page.preprocessing["scale"] == 0.5 and "downscale" in page.preprocessing["steps"]
+    # AND an engine that names no pitch (a cloud service) gets the page as rendered
+    plain = DpiRecorder()
+    outcome = process_local_file(path, DocumentRef("", "page.png"), settings, plain)
+    assert plain.dpis == [300] and (plain.seen[0].width, plain.seen[0].height) == (2000, 5000)
+    assert isinstance(outcome, DocumentResult) and outcome.pages[0].preprocessing["scale"] == 1.0

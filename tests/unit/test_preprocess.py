@@ -207,13 +207,14 @@ def test_auto_turns_a_sideways_upside_down_page_upright(upright):
     assert upright.calls[-1] == pytest.approx(30, abs=1)  # the detector was told the line pitch
 
 
-def test_auto_reads_large_text_smaller_and_leaves_body_text_alone(upright):
-    large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng")
+def test_auto_reads_large_text_at_the_pitch_asked_for_and_leaves_the_rest_alone(upright):
+    large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng", read_pitch=50)
     assert large.report["scale"] == 0.5 and "downscale" in large.report["steps"]
     assert large.image.shape == (600, 500)
-    body = prepare(text_page(height=1200, width=1000, pitch=50), "auto", "eng")
-    assert body.report["scale"] == 1.0 and "downscale" not in body.report["steps"]
-    assert body.image.shape == (1200, 1000)
+    for pitch, read_pitch in ((52, 50), (100, None)):  # within 10 % of the pitch asked for; no pitch asked for
+        page = prepare(text_page(height=1200, width=1000, pitch=pitch), "auto", "eng", read_pitch=read_pitch)
+        assert page.report["scale"] == 1.0 and "downscale" not in page.report["steps"]
+        assert page.image.shape == (1200, 1000)
 
 
 def test_auto_reports_small_text_as_low_resolution(upright):

@@ -60,6 +60,10 @@ class AutoEngine:
         names = sorted({*self._table.values(), DEFAULT_ENGINE})
         return "auto: " + ", ".join(f"{name} {self._engine(name).version}" for name in names)
 
+    def read_pitch(self, languages: str) -> float | None:
+        read_pitch = getattr(self.engine_for(languages), "read_pitch", None)
+        return read_pitch(languages) if read_pitch is not None else None
+
     def prewarm(self, languages: str, count: int) -> None:
         prewarm = getattr(self.engine_for(languages), "prewarm", None)
         if prewarm is not None:

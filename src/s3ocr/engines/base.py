@@ -7,6 +7,9 @@ An engine may also set ``reads_bands = True``: the pipeline then hands it the la
 horizontal bands read at once (``s3ocr.pagesplit``). Only for engines that are local and free per call; a
 cloud service would bill each band.
 
+It may define ``read_pitch(languages) -> float | None``: the distance between text lines (px) it reads
+best at; the ``auto`` recipe then scales pages of larger text down to it (``preprocess.reading_scale``).
+
 And it may define ``prewarm(languages, count)``: called when a document's first page turns out to need OCR,
 it starts (in the background, returning at once) what ``count`` pages read at once will need, so that
 loading models overlaps the rendering of those pages.

@@ -20,6 +20,9 @@ from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_conf
 os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
+READ_PITCH_PX = 50.0
+
+
 @functools.cache
 def tesseract_version() -> str:
     try:
@@ -86,6 +89,14 @@ class TesseractEngine:
         missing = sorted(set(languages.split("+")) - installed_languages())
         if missing:
             raise ConfigurationError(f"Tesseract language data missing: {', '.join(missing)}")
+
+    def read_pitch(self, languages: str) -> float:
+        """Large text is read at this line pitch (px): Tesseract's layout analysis costs grow with the pixels
+        while its line recogniser sees every line at a fixed height anyway. On the corpus pages (lines 60-102
+        px apart at 300 dpi), reading them at 50 px took 10-20 % less CPU and the mean CER did not rise
+        (README, Accuracy). Capital letters are then ~25 px tall, where Tesseract's own advice puts the start
+        of the accuracy drop."""
+        return READ_PITCH_PX
 
     def prewarm(self, languages: str, count: int) -> None:
         """Start up to ``count`` workers with ``languages`` loaded, in the background (``api`` backend)."""
