@@ -59,3 +59,17 @@ def test_resolution_is_passed_only_when_known(tmp_path):
     engine = TesseractEngine()
     assert "--dpi 300" in engine.config(PageImage(1, tmp_path / "p.pgm", 10, 10, 300))
     assert "--dpi" not in engine.config(PageImage(1, tmp_path / "p.pgm", 10, 10, 0))
+
+
+def test_the_version_is_what_pytesseract_reads_and_a_missing_binary_is_a_configuration_error(monkeypatch):
+    import pytesseract
+
+    from s3ocr.engines import tesseract
+
+    tesseract.tesseract_version.cache_clear()
+    assert tesseract.tesseract_version() == str(pytesseract.get_tesseract_version())
+    tesseract.tesseract_version.cache_clear()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigurationError, match="not installed"):
+        tesseract.tesseract_version()
+    tesseract.tesseract_version.cache_clear()

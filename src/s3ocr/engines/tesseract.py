@@ -1,4 +1,9 @@
-"""Tesseract through pytesseract: one ``tesseract`` process per page, text and TSV from a single run."""
+"""Tesseract: pages read by long-lived workers through its C API (``tesseract_pool``), or by the ``tesseract``
+command through pytesseract, one process per page; text and TSV from a single reading either way.
+
+pytesseract (which imports numpy, ~0.1-0.2 s) is imported by the calls that use it, not with this module:
+the Lambda handler builds this engine at cold start, and a born-digital document never needs it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,6 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-
-import pytesseract
-from pytesseract import pytesseract as pytesseract_core
 
 from s3ocr.errors import ConfigurationError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
@@ -25,14 +27,21 @@ READ_PITCH_PX = 50.0
 
 @functools.cache
 def tesseract_version() -> str:
+    """``5.3.0`` from ``tesseract --version`` (as pytesseract reads it, without importing numpy for it)."""
     try:
-        return str(pytesseract.get_tesseract_version())
-    except pytesseract.TesseractNotFoundError as e:
+        out = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, timeout=30, check=True)
+    except FileNotFoundError as e:
         raise ConfigurationError("the tesseract binary is not installed or not on PATH") from e
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ConfigurationError(f"tesseract --version failed: {e}") from e
+    words = (out.stdout or out.stderr).split()
+    return words[1].lstrip("v") if len(words) > 1 else "unknown"
 
 
 @functools.cache
 def installed_languages() -> frozenset[str]:
+    import pytesseract
+
     return frozenset(pytesseract.get_languages(config=""))
 
 
@@ -134,6 +143,9 @@ class TesseractEngine:
         return str(reply["text"]), str(reply["tsv"])
 
     def _read_cli(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str]:
+        import pytesseract
+        from pytesseract import pytesseract as pytesseract_core
+
         with tempfile.TemporaryDirectory(prefix="tess-", dir=page.path.parent) as tmp:
             base = Path(tmp) / "out"
             try:
