@@ -96,6 +96,18 @@ def test_without_the_c_library_the_engine_falls_back_to_the_command(crop, monkey
     assert pool._idle == []
 
 
+def read_at_once(pool: WorkerPool, page: PageImage, count: int) -> list[str]:
+    """The texts of ``count`` readings of ``page`` through ``pool``, all started at once."""
+    request = {"path": str(page.path), "languages": "eng", "psm": 3, "dpi": 300}
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(pool.read(request, 60)["text"])) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_pages_beyond_the_pool_size_wait_for_a_worker_and_are_all_read(crop):
     # GIVEN a pool of two workers and four pages read at once
     pool = WorkerPool(size=2)
@@ -110,13 +122,7 @@ def test_pages_beyond_the_pool_size_wait_for_a_worker_and_are_all_read(crop):
         return worker
 
     pool._borrow = borrow  # type: ignore[method-assign]
-    request = {"path": str(crop.path), "languages": "eng", "psm": 3, "dpi": 300}
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(pool.read(request, 60)["text"])) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = read_at_once(pool, crop, 4)
     # THEN all four were read, never more than two workers at once, and two processes did it all
     assert len(results) == 4 and all("LinnSequencer" in text for text in results)
     assert peak == 2
@@ -194,13 +200,7 @@ def test_a_page_that_asks_while_the_pool_prewarms_waits_for_a_prewarmed_worker(c
     pool = WorkerPool(size=2)
     pool.prewarm("eng", 2)
     # WHEN two pages are read at once right away
-    request = {"path": str(crop.path), "languages": "eng", "psm": 3, "dpi": 300}
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(pool.read(request, 60)["text"])) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = read_at_once(pool, crop, 2)
     # THEN both were read by the two prewarmed workers; no third was started, and a second prewarm is a no-op
     assert len(results) == 2 and all("LinnSequencer" in text for text in results)
     pool.prewarm("eng", 2)
