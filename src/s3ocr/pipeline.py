@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from s3ocr.engines.base import Engine
 from s3ocr.errors import CorruptDocumentError, NoPageReadError, PageTimeoutError, PermanentError
@@ -23,28 +23,16 @@ from s3ocr.models import (
     DocumentRef,
     DocumentResult,
     EngineInfo,
-    Line,
-    PageImage,
     PageResult,
-    Recognition,
-    mean_word_confidence,
 )
 from s3ocr.pages import PageSource, detect_media_type, open_pages
+from s3ocr.reading import read_bands, recognize_either_way, write_page
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
 from s3ocr.textclean import clean_text
 
-if TYPE_CHECKING:
-    import numpy as np
-
-    from s3ocr.pagesplit import Band
-
-
 T = TypeVar("T")
-# A reading less sure than this (mean word confidence) may be of a page upside down. Measured on the
-# corpus with the probe: readings of upright pages score 0.7-0.95, the same pages upside down 0.15-0.45.
-UPRIGHT_CONFIDENCE = 0.6
 Outcome = DocumentResult | DocumentFailure
 
 
@@ -154,26 +142,24 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         dpi = round(dpi * prepared.report.get("scale", 1.0))
         ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
-            ocr_page = _write_page(prepared.image, number, "ocr", dpi, work_dir, files)
+            ocr_page = write_page(prepared.image, number, "ocr", dpi, work_dir, files)
         report = prepared.report
         bands = (pagesplit.bands(prepared.image, parts) if parts > 1 and getattr(engine, "reads_bands", False)
                  else [])
-        band_pages = [_write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
+        band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
                       for i, band in enumerate(bands)] if len(bands) > 1 else []
         # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
         # no page in memory while its Tesseract does (~17 MB a worker for A4 at 300 dpi).
         del image, prepared
         timings["preprocess"] = round(perf_counter() - mark, 3)
         mark = perf_counter()
-        recognition = None
+        banded = None
         if band_pages:
             report = {**report, "bands": [[band.top, band.bottom] for band in bands]}
-            recognition = read_bands(band_pages, bands, settings, engine)
-            if (recognition.mean_confidence or 0.0) < UPRIGHT_CONFIDENCE:
-                recognition = None  # unsure: perhaps upside down; settle it on the whole page below
-        if recognition is None:
-            recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings,
-                                                                 engine)
+            banded = read_bands(band_pages, bands, settings, engine)
+        # Unsure of the banded reading (perhaps upside down), the other ways are tried on the whole page.
+        recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings, engine,
+                                                             first=banded)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -199,61 +185,6 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         timings=timings,
         engine=recognition.engine or engine.name,
     )
-
-
-def _write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: Path, files: list[Path]) -> PageImage:
-    import cv2
-
-    path = work_dir / f"{number:06d}_{kind}.pgm"
-    cv2.imwrite(str(path), image)
-    files.append(path)
-    return PageImage(number=number, path=path, width=image.shape[1], height=image.shape[0], dpi=dpi)
-
-
-def read_bands(band_pages: list[PageImage], bands: list[Band], settings: Settings, engine: Engine) -> Recognition:
-    """Read a page's bands at once, one thread each, and join them back into the page's reading: boxes
-    shifted to page coordinates, texts in band order with a paragraph break between bands."""
-    with ThreadPoolExecutor(max_workers=len(band_pages), thread_name_prefix="s3ocr-band") as pool:
-        readings = list(pool.map(lambda band: engine.recognize(band, settings.languages, settings.page_timeout),
-                                 band_pages))
-    lines = tuple(_shifted(line, band.top) for reading, band in zip(readings, bands, strict=True)
-                  for line in reading.lines)
-    text = "\n\n".join(reading.text for reading in readings if reading.text.strip())
-    return Recognition(text=text, lines=lines, mean_confidence=mean_word_confidence(lines), engine=readings[0].engine)
-
-
-def _shifted(line: Line, dy: int) -> Line:
-    return replace(line, box=replace(line.box, top=line.box.top + dy),
-                   words=tuple(replace(word, box=replace(word.box, top=word.box.top + dy)) for word in line.words))
-
-
-def recognize_either_way(
-    prepared_report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
-    engine: Engine,
-) -> tuple[Recognition, PageImage, dict[str, Any]]:
-    """Read the page as prepared; when prepare() left "upside down?" open and the reading is unsure, read it
-    again turned 180 degrees and keep the surer reading. Upright pages are read once."""
-    report = dict(prepared_report)
-    first = engine.recognize(page, settings.languages, settings.page_timeout)
-    first_confidence = first.mean_confidence or 0.0
-    if (report.get("orientation") or {}).get("method") != "deferred" or first_confidence >= UPRIGHT_CONFIDENCE:
-        return first, page, report
-    import cv2
-
-    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)  # unsure pages are rare: read it back
-    if prepared is None:
-        raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
-    flipped = _write_page(prepared[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
-    second = engine.recognize(flipped, settings.languages, settings.page_timeout)
-    second_confidence = second.mean_confidence or 0.0
-    report["orientation"] = {"method": "reread", "confidence": round(abs(second_confidence - first_confidence), 3),
-                             "as_prepared": first_confidence, "turned_180": second_confidence}
-    if second_confidence <= first_confidence:
-        return first, page, report
-    rotation = (int(report.get("rotation", 0)) + 180) % 360
-    steps = [step for step in report.get("steps", []) if not str(step).startswith("rotate_")]
-    report.update(rotation=rotation, steps=steps + ([f"rotate_{rotation}"] if rotation else []))
-    return second, flipped, report
 
 
 def process_file(

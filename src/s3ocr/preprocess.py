@@ -311,6 +311,9 @@ def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = Fa
         # told 300). The line pitch is not fooled by specks.
         "dpi_estimate": estimated_resolution(pitch),
         "orientation": {"method": upright.method, "confidence": upright.confidence},
+        # Lines that ran down the page were turned a quarter: text turned sideways, or vertical CJK writing
+        # (which the pipeline then tries reading as it stood, see reading.recognize_either_way).
+        "lines": "down" if skew.vertical else "across",
         "measurements": measured,
     }
     return Prepared(image=gray, report=report)

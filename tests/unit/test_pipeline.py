@@ -117,7 +117,7 @@ def test_an_unsure_reading_is_retried_upside_down_and_the_surer_one_kept(tmp_pat
     import cv2
 
     from s3ocr.models import PageImage
-    from s3ocr.pipeline import recognize_either_way
+    from s3ocr.reading import recognize_either_way
 
     image = _marked_page(top_dark)
     path = tmp_path / "000001_ocr.pgm"

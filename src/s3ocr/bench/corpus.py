@@ -116,6 +116,29 @@ def render_page(paragraphs: Sequence[str], font_path: str, size: int) -> tuple[n
     return np.array(page), "\n".join(drawn).strip()
 
 
+def render_vertical_page(text: str, font_path: str, size: int, width: int = PAGE_W,
+                         height: int = PAGE_H) -> tuple[np.ndarray, str]:
+    """A white page with ``text`` in vertical writing: upright characters in columns, top to bottom, right to
+    left, a new column at each newline. Returns the page and the exact text on it, a line per column."""
+    font = ImageFont.truetype(font_path, size)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    margin, pitch, advance = min(MARGIN, width // 10), int(size * 1.45), int(size * 1.05)
+    columns: list[str] = []
+    for paragraph in text.split("\n"):
+        rest = paragraph
+        while rest:
+            if margin + (len(columns) + 1) * pitch > width - margin:
+                return np.array(page), "\n".join(columns)
+            fits = max(1, (height - 2 * margin) // advance)
+            column, rest = rest[:fits], rest[fits:]
+            x = width - margin - (len(columns) + 1) * pitch
+            for row, char in enumerate(column):
+                draw.text((x, margin + row * advance), char, font=font, fill=0)
+            columns.append(column)
+    return np.array(page), "\n".join(columns)
+
+
 def add_noise(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     noisy = page.astype(np.float32) + rng.normal(0, 18, page.shape)
     return cv2.GaussianBlur(np.clip(noisy, 0, 255).astype(np.uint8), (3, 3), 0)

@@ -3,8 +3,9 @@
 The choice is data, taken from ``make bench-accuracy`` on ``../shared/corpus/generated`` and pages generated in
 unseen fonts (the README's accuracy table): with s3ocr's preprocessing in front of both, Tesseract beat
 RapidOCR on mean CER in Chinese (0.028 against 0.155; on every kind but salt-and-pepper and the quarter
-turn) and on every kind in English (0.002 against 0.182), at a fifth of the time per page. So today every entry names Tesseract; when a model or a
-preprocessing change turns a measurement around, the entry changes here and the README table with it.
+turn) and on every kind in English (0.002 against 0.182), at a fifth of the time per page. So today every
+entry names Tesseract; when a model or a preprocessing change turns a measurement around, the entry changes
+here and the README table with it.
 
 A language with no entry is read by Tesseract, which has data for over 100 languages. The primary (first)
 language of ``OCR_LANGUAGES`` decides: ``chi_sim+eng`` is a Chinese page with some Latin text.
@@ -68,6 +69,12 @@ class AutoEngine:
         prewarm = getattr(self.engine_for(languages), "prewarm", None)
         if prewarm is not None:
             prewarm(languages, count)
+
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        engine = self.engine_for(languages)
+        read_vertical = getattr(engine, "recognize_vertical", None)
+        result = read_vertical(page, languages, timeout) if read_vertical is not None else None
+        return replace(result, engine=result.engine or engine.name) if result is not None else None
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         engine = self.engine_for(languages)

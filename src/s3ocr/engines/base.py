@@ -10,6 +10,10 @@ cloud service would bill each band.
 It may define ``read_pitch(languages) -> float | None``: the distance between text lines (px) it reads
 best at; the ``auto`` recipe then scales pages of larger text down to it (``preprocess.reading_scale``).
 
+It may define ``recognize_vertical(page, languages, timeout) -> Recognition | None``: read a page of
+vertical CJK writing as it stands, or None when it has no models for that. The pipeline tries it on a page
+whose lines run down the page when the reading turned a quarter is unsure.
+
 And it may define ``prewarm(languages, count)``: called when a document's first page turns out to need OCR,
 it starts (in the background, returning at once) what ``count`` pages read at once will need, so that
 loading models overlaps the rendering of those pages.

@@ -23,6 +23,11 @@ os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
 READ_PITCH_PX = 50.0
+# Vertical CJK writing: Tesseract's ``<lang>_vert`` models (Debian's tesseract-ocr-chi-sim-vert), on a
+# single block of vertical text (--psm 5). A vertical page read with chi_sim+eng and psm 3: CER 1.0 either
+# way up; with chi_sim_vert and psm 5: 0.064 (psm 3: 0.104; +eng: the same CER at 1.8x the time).
+VERTICAL_PSM = 5
+_CJK_LANGUAGES = ("chi_", "jpn", "kor")
 
 
 @functools.cache
@@ -43,6 +48,15 @@ def installed_languages() -> frozenset[str]:
     import pytesseract
 
     return frozenset(pytesseract.get_languages(config=""))
+
+
+def vertical_languages(languages: str) -> str | None:
+    """The installed vertical-writing models for the CJK languages of ``chi_sim+eng`` (``chi_sim_vert``);
+    None when there are none."""
+    installed = installed_languages()
+    vertical = [f"{language}_vert" for language in languages.split("+")
+                if language.startswith(_CJK_LANGUAGES) and f"{language}_vert" in installed]
+    return "+".join(vertical) or None
 
 
 def parse_tsv(tsv: str) -> tuple[Line, ...]:
@@ -89,10 +103,10 @@ class TesseractEngine:
     def version(self) -> str:
         return tesseract_version()
 
-    def config(self, page: PageImage) -> str:
+    def config(self, page: PageImage, psm: int | None = None) -> str:
         """Command-line options; the resolution only when known (``--dpi 0`` would make Tesseract assume 70)."""
         dpi = f" --dpi {page.dpi}" if page.dpi > 0 else ""
-        return f"--psm {self.psm}{dpi} -c tessedit_create_tsv=1"
+        return f"--psm {psm or self.psm}{dpi} -c tessedit_create_tsv=1"
 
     def check_languages(self, languages: str) -> None:
         missing = sorted(set(languages.split("+")) - installed_languages())
@@ -115,18 +129,27 @@ class TesseractEngine:
             POOL.prewarm(languages, count)
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        return self._recognize(page, languages, timeout, self.psm)
+
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        """Read a page of vertical CJK writing as it stands (columns top to bottom, right to left); None when
+        no vertical model is installed for ``languages``."""
+        vertical = vertical_languages(languages)
+        return self._recognize(page, vertical, timeout, VERTICAL_PSM) if vertical else None
+
+    def _recognize(self, page: PageImage, languages: str, timeout: float, psm: int) -> Recognition:
         self.check_languages(languages)
-        read = self._read_api(page, languages, timeout) if self.backend == "api" else None
-        text, tsv = read if read is not None else self._read_cli(page, languages, timeout)
+        read = self._read_api(page, languages, timeout, psm) if self.backend == "api" else None
+        text, tsv = read if read is not None else self._read_cli(page, languages, timeout, psm)
         lines = parse_tsv(tsv)
         return Recognition(text=text.rstrip("\n\f").strip("\n"), lines=lines,
                            mean_confidence=mean_word_confidence(lines))
 
-    def _read_api(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str] | None:
+    def _read_api(self, page: PageImage, languages: str, timeout: float, psm: int) -> tuple[str, str] | None:
         """Text and TSV from a worker process; ``None`` when the C API is not available here."""
         from s3ocr.engines.tesseract_pool import POOL, WorkerFailure
 
-        request = {"path": str(page.path), "languages": languages, "psm": self.psm, "dpi": max(0, page.dpi)}
+        request = {"path": str(page.path), "languages": languages, "psm": psm, "dpi": max(0, page.dpi)}
         try:
             reply = POOL.read(request, timeout)
         except WorkerFailure as e:
@@ -142,7 +165,7 @@ class TesseractEngine:
             raise EngineError(f"could not start a tesseract worker: {e}") from e
         return str(reply["text"]), str(reply["tsv"])
 
-    def _read_cli(self, page: PageImage, languages: str, timeout: float) -> tuple[str, str]:
+    def _read_cli(self, page: PageImage, languages: str, timeout: float, psm: int) -> tuple[str, str]:
         import pytesseract
         from pytesseract import pytesseract as pytesseract_core
 
@@ -154,7 +177,7 @@ class TesseractEngine:
                     str(base),
                     extension="txt",
                     lang=languages,
-                    config=self.config(page),
+                    config=self.config(page, psm),
                     timeout=timeout,
                 )
             except RuntimeError as e:
