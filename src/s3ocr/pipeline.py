@@ -1,7 +1,8 @@
 """Orchestration only: fetch -> pages -> preprocess -> recognise -> sink, one direction.
 
 Pages are processed concurrently, one engine process per available CPU (the engines add no
-parallelism of their own), in a bounded window so that only a few pages are on disk at a time.
+parallelism of their own), in a bounded window so that only a few pages are on disk at a time. How one
+prepared page is read (in bands, the other ways up, vertical writing) is ``s3ocr.reading``.
 """
 
 from __future__ import annotations

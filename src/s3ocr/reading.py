@@ -28,6 +28,7 @@ UPRIGHT_CONFIDENCE = 0.6
 
 
 def write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: Path, files: list[Path]) -> PageImage:
+    """Write an image of page ``number`` to the work dir as ``000001_<kind>.pgm``, noted in ``files`` for removal."""
     import cv2
 
     path = work_dir / f"{number:06d}_{kind}.pgm"
