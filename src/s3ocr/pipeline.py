@@ -27,7 +27,7 @@ from s3ocr.models import (
     PageResult,
 )
 from s3ocr.pages import PageSource, detect_media_type, open_pages
-from s3ocr.reading import read_bands, recognize_either_way, write_page
+from s3ocr.reading import DocumentWriting, read_bands, recognize_either_way, write_page
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
@@ -103,11 +103,12 @@ def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers
 
 
 def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine,
-              parts: int = 1) -> PageResult:
+              parts: int = 1, writing: DocumentWriting | None = None) -> PageResult:
     """Render, clean up and recognise one page. Page-level failures are recorded on the page.
 
     With ``parts`` > 1 (the last page of a document, when cores would otherwise idle) a local engine reads
-    the page in up to that many bands at once; see ``pagesplit``.
+    the page in up to that many bands at once; see ``pagesplit``. ``writing`` carries what the document's
+    other pages showed of its writing (``reading.DocumentWriting``).
     """
     timings: dict[str, float] = {}
     started = perf_counter()
@@ -145,8 +146,10 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         if prepared.image is not image:
             ocr_page = write_page(prepared.image, number, "ocr", dpi, work_dir, files)
         report = prepared.report
-        bands = (pagesplit.bands(prepared.image, parts) if parts > 1 and getattr(engine, "reads_bands", False)
-                 else [])
+        # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
+        in_columns = writing is not None and writing.vertical and report.get("lines") == "down"
+        bands = (pagesplit.bands(prepared.image, parts)
+                 if parts > 1 and getattr(engine, "reads_bands", False) and not in_columns else [])
         band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
                       for i, band in enumerate(bands)] if len(bands) > 1 else []
         # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
@@ -160,7 +163,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
             banded = read_bands(band_pages, bands, settings, engine)
         # Unsure of the banded reading (perhaps upside down), the other ways are tried on the whole page.
         recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings, engine,
-                                                             first=banded)
+                                                             first=banded, writing=writing)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -205,11 +208,12 @@ def process_file(
     workers = min(settings.worker_count, len(numbers))
     last = numbers[-1] if numbers else 0
     pages = []
+    writing = DocumentWriting()
 
     def read(number: int) -> PageResult:
         # The last page starts when no other is left to start: the cores that finish before it would idle.
         return read_page(source, number, work_dir, settings, engine,
-                         parts=settings.worker_count if number == last else 1)
+                         parts=settings.worker_count if number == last else 1, writing=writing)
 
     with observer.stage("pages"):
         for page in ordered_concurrent_map(read, numbers, workers):

@@ -7,6 +7,7 @@ turned 180 degrees, or, for a page whose lines ran down it, as vertical CJK writ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -54,9 +55,19 @@ def _shifted(line: Line, dy: int) -> Line:
                    words=tuple(replace(word, box=replace(word.box, top=word.box.top + dy)) for word in line.words))
 
 
+class DocumentWriting:
+    """What the pages of one document read so far showed of its writing, shared by the threads reading
+    them: once a page has read as vertical writing, the next pages whose lines run down are read that way
+    first, not turned a quarter, read unsure and only then read in columns. (Only the cost changes: the
+    readings tried and the rule that picks one are the same.)"""
+
+    def __init__(self) -> None:
+        self.vertical = False
+
+
 def recognize_either_way(
     prepared_report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
-    engine: Engine, first: Recognition | None = None,
+    engine: Engine, first: Recognition | None = None, writing: DocumentWriting | None = None,
 ) -> tuple[Recognition, PageImage, dict[str, Any]]:
     """Read the page as prepared (unless ``first`` is that reading already, made in bands); when prepare()
     left "upside down?" open and the reading is unsure, read it again turned 180 degrees and keep the surer
@@ -66,26 +77,25 @@ def recognize_either_way(
     the engine can read that, the unsure page is first read as it stood, in columns, and that reading is
     kept if it is sure."""
     report = dict(prepared_report)
+    deferred = (report.get("orientation") or {}).get("method") == "deferred"
+    read_vertical = getattr(engine, "recognize_vertical", None) if report.get("lines") == "down" else None
+    if deferred and read_vertical is not None and first is None and writing is not None and writing.vertical:
+        found = _read_standing(report, page, work_dir, files, settings, read_vertical, None)
+        if found is not None:
+            return found
+        read_vertical = None  # tried already
     if first is None:
         first = engine.recognize(page, settings.languages, settings.page_timeout)
     first_confidence = first.mean_confidence or 0.0
-    if (report.get("orientation") or {}).get("method") != "deferred" or first_confidence >= UPRIGHT_CONFIDENCE:
+    if not deferred or first_confidence >= UPRIGHT_CONFIDENCE:
         return first, page, report
-    import cv2
-
-    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)  # unsure pages are rare: read it back
-    if prepared is None:
-        raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
-    read_vertical = getattr(engine, "recognize_vertical", None)
-    if report.get("lines") == "down" and read_vertical is not None:
-        standing = write_page(cv2.rotate(prepared, cv2.ROTATE_90_COUNTERCLOCKWISE), page.number, "vertical",
-                               page.dpi, work_dir, files)
-        vertical = read_vertical(standing, settings.languages, settings.page_timeout)
-        if vertical is not None and (vertical.mean_confidence or 0.0) >= UPRIGHT_CONFIDENCE:
-            report = _turned(report, 270)  # the quarter turn undone
-            report.update(writing="vertical", orientation={"method": "vertical", "as_prepared": first_confidence,
-                                                           "confidence": vertical.mean_confidence})
-            return vertical, standing, report
+    if read_vertical is not None:
+        found = _read_standing(report, page, work_dir, files, settings, read_vertical, first_confidence)
+        if found is not None:
+            if writing is not None:
+                writing.vertical = True
+            return found
+    prepared = _read_back(page)
     flipped = write_page(prepared[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
     second = engine.recognize(flipped, settings.languages, settings.page_timeout)
     second_confidence = second.mean_confidence or 0.0
@@ -94,6 +104,34 @@ def recognize_either_way(
     if second_confidence <= first_confidence:
         return first, page, report
     return second, flipped, _turned(report, 180)
+
+
+def _read_back(page: PageImage) -> np.ndarray:
+    import cv2
+
+    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)  # unsure pages are rare: read it back
+    if prepared is None:
+        raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
+    return prepared
+
+
+def _read_standing(
+    report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
+    read_vertical: Callable[[PageImage, str, float], Recognition | None], as_prepared: float | None,
+) -> tuple[Recognition, PageImage, dict[str, Any]] | None:
+    """The page as it stood before prepare() turned it a quarter, read as vertical writing: that reading if
+    it is sure, else None."""
+    import cv2
+
+    standing = write_page(cv2.rotate(_read_back(page), cv2.ROTATE_90_COUNTERCLOCKWISE), page.number, "vertical",
+                          page.dpi, work_dir, files)
+    vertical = read_vertical(standing, settings.languages, settings.page_timeout)
+    if vertical is None or (vertical.mean_confidence or 0.0) < UPRIGHT_CONFIDENCE:
+        return None
+    turned = _turned(report, 270)  # the quarter turn undone
+    turned.update(writing="vertical", orientation={"method": "vertical", "as_prepared": as_prepared,
+                                                   "confidence": vertical.mean_confidence})
+    return vertical, standing, turned
 
 
 def _turned(report: dict[str, Any], degrees: int) -> dict[str, Any]:

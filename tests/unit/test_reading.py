@@ -108,3 +108,49 @@ def test_a_page_of_vertical_chinese_is_read_in_columns_by_tesseract(resources, t
     page = outcome.pages[0]
     assert page.preprocessing["writing"] == "vertical" and page.preprocessing["rotation"] == 0
     assert cer((resources / "zh-vertical.txt").read_text(encoding="utf-8"), page.text) < 0.1, page.text
+
+
+def test_once_a_page_read_as_vertical_writing_the_next_ones_are_read_that_way_first(tmp_path):
+    from s3ocr.reading import DocumentWriting
+
+    # GIVEN a document whose first page turns out to be vertical writing
+    writing = DocumentWriting()
+    engine = WayUpEngine(vertical=SURE)
+    page, report = _turned_page(tmp_path, "down")
+    recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine, writing=writing)
+    assert writing.vertical and [way for way, _ in engine.reads] == ["across", "vertical"]
+    # WHEN its next page, lines running down too, is read
+    engine.reads.clear()
+    recognition, _, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine,
+                                                 writing=writing)
+    # THEN it is read in columns straight away, and says so
+    assert [way for way, _ in engine.reads] == ["vertical"] and recognition.text == "竖排"
+    assert final["orientation"] == {"method": "vertical", "as_prepared": None, "confidence": SURE}
+    # AND a page that is not vertical writing after all still gets every other way
+    unsure = WayUpEngine(vertical=UNSURE)
+    *_, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), unsure,
+                                     writing=writing)
+    assert [way for way, _ in unsure.reads] == ["vertical", "across", "across"]
+    assert final["orientation"]["method"] == "reread"
+
+
+def test_a_document_of_vertical_pages_reads_its_later_pages_in_columns_first(tmp_path):
+    from PIL import Image
+
+    from s3ocr.models import DocumentRef, DocumentResult
+    from s3ocr.pipeline import process_local_file
+
+    # GIVEN a 3-page TIFF whose 'lines' run down the page, and one worker
+    column = Image.new("L", (2000, 3000), 240)
+    for i in range(25):
+        column.paste(20, (100 + i * 70, 100, 100 + i * 70 + 35, 2900))
+    path = tmp_path / "doc.tif"
+    column.save(path, save_all=True, append_images=[column, column])
+    engine = WayUpEngine(vertical=SURE)
+    settings = Settings(work_dir=tmp_path / "work", workers=1)
+    # WHEN it is read
+    outcome = process_local_file(path, DocumentRef("", "doc.tif"), settings, engine)
+    # THEN page 1 was read turned, then in columns; pages 2 and 3 in columns only, and each says vertical
+    assert isinstance(outcome, DocumentResult)
+    assert [way for way, _ in engine.reads] == ["across", "vertical", "vertical", "vertical"]
+    assert [page.preprocessing["writing"] for page in outcome.pages] == ["vertical"] * 3
