@@ -147,7 +147,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
             ocr_page = write_page(prepared.image, number, "ocr", dpi, work_dir, files)
         report = prepared.report
         # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-        in_columns = writing is not None and writing.vertical and report.get("lines") == "down"
+        in_columns = writing is not None and writing.expects_columns(report)
         bands = (pagesplit.bands(prepared.image, parts)
                  if parts > 1 and getattr(engine, "reads_bands", False) and not in_columns else [])
         band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)

@@ -64,6 +64,10 @@ class DocumentWriting:
     def __init__(self) -> None:
         self.vertical = False
 
+    def expects_columns(self, report: dict[str, Any]) -> bool:
+        """Whether a page prepared as ``report`` says is expected to read in columns."""
+        return self.vertical and report.get("lines") == "down"
+
 
 def recognize_either_way(
     prepared_report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
@@ -79,8 +83,11 @@ def recognize_either_way(
     report = dict(prepared_report)
     deferred = (report.get("orientation") or {}).get("method") == "deferred"
     read_vertical = getattr(engine, "recognize_vertical", None) if report.get("lines") == "down" else None
-    if deferred and read_vertical is not None and first is None and writing is not None and writing.vertical:
-        found = _read_standing(report, page, work_dir, files, settings, read_vertical, None)
+    prepared = None  # the page as prepared, read back from the work dir once it is needed (unsure pages only)
+    if deferred and read_vertical is not None and first is None and writing is not None and \
+            writing.expects_columns(report):
+        prepared = _read_back(page)
+        found = _read_standing(prepared, report, page, work_dir, files, settings, read_vertical, None)
         if found is not None:
             return found
         read_vertical = None  # tried already
@@ -89,13 +96,14 @@ def recognize_either_way(
     first_confidence = first.mean_confidence or 0.0
     if not deferred or first_confidence >= UPRIGHT_CONFIDENCE:
         return first, page, report
+    if prepared is None:
+        prepared = _read_back(page)
     if read_vertical is not None:
-        found = _read_standing(report, page, work_dir, files, settings, read_vertical, first_confidence)
+        found = _read_standing(prepared, report, page, work_dir, files, settings, read_vertical, first_confidence)
         if found is not None:
             if writing is not None:
                 writing.vertical = True
             return found
-    prepared = _read_back(page)
     flipped = write_page(prepared[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
     second = engine.recognize(flipped, settings.languages, settings.page_timeout)
     second_confidence = second.mean_confidence or 0.0
@@ -109,21 +117,22 @@ def recognize_either_way(
 def _read_back(page: PageImage) -> np.ndarray:
     import cv2
 
-    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)  # unsure pages are rare: read it back
+    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
     if prepared is None:
         raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
     return prepared
 
 
 def _read_standing(
-    report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
-    read_vertical: Callable[[PageImage, str, float], Recognition | None], as_prepared: float | None,
+    prepared: np.ndarray, report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path],
+    settings: Settings, read_vertical: Callable[[PageImage, str, float], Recognition | None],
+    as_prepared: float | None,
 ) -> tuple[Recognition, PageImage, dict[str, Any]] | None:
     """The page as it stood before prepare() turned it a quarter, read as vertical writing: that reading if
     it is sure, else None."""
     import cv2
 
-    standing = write_page(cv2.rotate(_read_back(page), cv2.ROTATE_90_COUNTERCLOCKWISE), page.number, "vertical",
+    standing = write_page(cv2.rotate(prepared, cv2.ROTATE_90_COUNTERCLOCKWISE), page.number, "vertical",
                           page.dpi, work_dir, files)
     vertical = read_vertical(standing, settings.languages, settings.page_timeout)
     if vertical is None or (vertical.mean_confidence or 0.0) < UPRIGHT_CONFIDENCE:

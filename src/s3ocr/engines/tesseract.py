@@ -27,7 +27,6 @@ READ_PITCH_PX = 50.0
 # single block of vertical text (--psm 5). A vertical page read with chi_sim+eng and psm 3: CER 1.0 either
 # way up; with chi_sim_vert and psm 5: 0.064 (psm 3: 0.104; +eng: the same CER at 1.8x the time).
 VERTICAL_PSM = 5
-_CJK_LANGUAGES = ("chi_", "jpn", "kor")
 
 
 @functools.cache
@@ -53,9 +52,11 @@ def installed_languages() -> frozenset[str]:
 def vertical_languages(languages: str) -> str | None:
     """The installed vertical-writing models for the CJK languages of ``chi_sim+eng`` (``chi_sim_vert``);
     None when there are none."""
+    from s3ocr.preprocess import uses_cjk  # loaded already: only pages that were prepared get here
+
     installed = installed_languages()
     vertical = [f"{language}_vert" for language in languages.split("+")
-                if language.startswith(_CJK_LANGUAGES) and f"{language}_vert" in installed]
+                if uses_cjk(language) and f"{language}_vert" in installed]
     return "+".join(vertical) or None
 
 
