@@ -6,8 +6,6 @@ PY := $(VENV)/bin/python
 SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
-# Installed without its dependencies: see the rapidocr extra in pyproject.toml.
-RAPIDOCR_VERSION := 1.4.4
 
 .PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy bench clean
 
@@ -27,7 +25,6 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m pip install -q --no-deps 'rapidocr-onnxruntime==$(RAPIDOCR_VERSION)'
 	touch $@
 
 # The Lambda Runtime Interface Emulator ships inside the aws-sam-cli wheel: take just that file.

@@ -4,8 +4,7 @@
 #   eval "$(scripts/container-env.sh up)" && scripts/container-build.sh
 #
 # Environment: IMAGE (default ocrfunction:s3ocr, the tag `sam build` gives OcrFunction), SAM_BUILD_DIR
-# (default build/sam), SKIP_SAM_BUILD=1 to stop after the docker build, S3OCR_IMAGE_RAPIDOCR=1 to add the
-# optional rapidocr engine (then set DockerBuildArgs RAPIDOCR: "1" in template.yaml for sam build too).
+# (default build/sam), SKIP_SAM_BUILD=1 to stop after the docker build.
 #
 # Why both builds: the Dockerfile's apt-get steps need the package mirror, which only a `--network host`
 # build reaches here (the engine adds no NAT), and SAM cannot pass a network to its builds. The docker build
@@ -28,8 +27,8 @@ export DOCKER_BUILDKIT=0 SAM_CLI_TELEMETRY=0
 
 log "docker build -> $IMAGE"
 cd "$ROOT_DIR"
-docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "RAPIDOCR=${S3OCR_IMAGE_RAPIDOCR:-0}" \
-    -f handlers/ocr/Dockerfile -t "$IMAGE" . 2> >(grep -v -e '^DEPRECATED: The legacy builder' \
+docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" -f handlers/ocr/Dockerfile -t "$IMAGE" . \
+    2> >(grep -v -e '^DEPRECATED: The legacy builder' \
     -e '^ *BuildKit is currently disabled' -e '^ *environment-variable\.$' -e '^ *Install the buildx' \
     -e '^ *https://docs.docker.com/go/buildx' >&2)
 

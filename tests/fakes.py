@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import threading
 
+from s3ocr.engines.base import BaseEngine, Capabilities
 from s3ocr.errors import S3OcrError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word
 
 
-class FakeEngine:
-    """Returns ``page <n>`` for every page, or raises ``failures[n]`` for the pages named there."""
+class FakeEngine(BaseEngine):
+    """Returns ``page <n>`` for every page, or raises ``failures[n]`` for the pages named there. A cloud
+    service by default (read once, whole); ``capabilities`` makes it another kind."""
 
     name = "fake"
     version = "0"
 
-    def __init__(self, failures: dict[int, S3OcrError] | None = None, text: str = "page {n}") -> None:
+    def __init__(self, failures: dict[int, S3OcrError] | None = None, text: str = "page {n}",
+                 capabilities: Capabilities | None = None) -> None:
         self.failures = failures or {}
         self.text = text
+        self.capabilities_ = capabilities or Capabilities()
         self.seen: list[PageImage] = []
         self._lock = threading.Lock()
+
+    def capabilities(self, languages: str) -> Capabilities:
+        return self.capabilities_
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         with self._lock:

@@ -88,7 +88,9 @@ class Recognition:
 @dataclass(frozen=True)
 class PageResult:
     number: int
-    status: str  # "ok" | "empty" | "failed"
+    # "ok"; "empty": blank paper, no engine asked; "no_text_found": ink, but no reading found text in it;
+    # "failed": the page could not be read (``error`` says why)
+    status: str
     text: str = ""
     lines: tuple[Line, ...] = ()
     mean_confidence: float | None = None
@@ -124,8 +126,9 @@ class DocumentResult:
 
     @property
     def status(self) -> str:
-        """"ok" when every page was read, "partial" when some failed or the page cap cut the document."""
-        if self.truncated or any(page.status == "failed" for page in self.pages):
+        """"ok" when every page was read; "partial" when a page failed, a page with ink gave no text, or the
+        page cap cut the document."""
+        if self.truncated or any(page.status in ("failed", "no_text_found") for page in self.pages):
             return "partial"
         return "ok"
 

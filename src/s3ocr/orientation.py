@@ -1,47 +1,44 @@
-"""Page geometry: which way is up (0/90/180/270) and how far the text lines are tilted (skew).
+"""Page geometry, and which way up a page is: decided here and nowhere else.
 
-Two questions, answered separately because they need different evidence:
+Two questions, answered with different evidence:
 
-1. *Axis and skew* from the ink alone: text lines make the ink's projection onto the axis across the lines
-   sharply peaked (lines, then gaps). Scoring projections at angles within ±15° around both the horizontal
-   and the vertical axis tells whether lines run across or down the page and how far they are tilted.
-   No OCR is needed, so it is cheap and works for any script.
-2. *Up or down* needs reading: Tesseract's orientation detection (OSD) on a copy scaled to a comfortable
-   text size; when OSD is unsure (little text, or CJK, where its confidence is low), the two candidate
-   orientations are read on a crop and the one Tesseract is more confident about wins.
+1. *Axis and skew* from the ink alone (``estimate_skew``): text lines make the ink's projection onto the axis
+   across the lines sharply peaked (lines, then gaps). Scoring projections at angles within ±15° around both
+   the horizontal and the vertical axis tells whether lines run across or down the page and how far they are
+   tilted. No OCR is needed, so it is cheap and works for any script. What it yields is a hypothesis
+   (``quarter_turn``, ``usable_skew``): an axis barely sharper than the other, or a tilt at the edge of the
+   search, is no measurement at all and is not acted on.
+2. *Which reading is the right way up* (``best_way``): the page is read as planned; when that reading is
+   unsure, the other ways are read (turned 180 degrees, standing as it came, as it came), and the surest
+   reading wins. Reading decides; nothing guesses up from down without reading.
 
-Angles: ``rotation`` is the clockwise turn, in degrees, applied to make the page upright (Tesseract OSD's
-"Rotate"); ``skew`` is the counter-clockwise tilt of the text lines that was removed.
+Angles: ``rotation`` is the clockwise turn, in degrees, applied to make the page upright; ``skew`` is the
+counter-clockwise tilt of the text lines that was removed.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pytesseract
 
-# OSD and the confidence probe run their own Tesseract; one thread each, like the engine (see there why).
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+from s3ocr.models import Recognition
 
 MAX_SKEW_DEG = 15.0
+# The coarse search's step: a tilt within this of the edge of the search is where the search stopped, not a
+# measurement (a slide on a grey background, a signboard, a magazine page of pictures: "15.5°").
+COARSE_STEP_DEG = 0.5
+# Lines run down the page only when that axis is clearly the sharper: upright text pages measure 1.3-3.6
+# times sharper across than down; photos, slides and pages of pictures near 1.1.
+AXIS_MARGIN = 1.25
 # Ink pixels the coarse angle search scores (a random sample): an A4 page of text has 20-50 thousand at the
 # analysis size. With samples of 4,000 to 20,000 the answer (axis and angle, after the fine search over all
 # the ink) was the same as without sampling on all 120 corpus pages; 8,000 leaves a margin.
 COARSE_SAMPLE_POINTS = 8_000
 # Analysis size: ~700 px across keeps a 300 dpi page's lines resolvable and the search fast.
 ANALYSIS_WIDTH = 700
-# OSD's orientation confidence above which its answer is taken without a second opinion; Latin pages
-# score 3-20, Han pages 1-3 even when right, so CJK pages usually get the confidence probe.
-OSD_CONFIDENT = 4.0
-# Line pitch (px) that OSD and the probe are run at: big enough to read, small enough to be quick.
-PROBE_PITCH_PX = 40
-# The probe reads a few lines of a crop twice (upright and flipped); the confidence gap between the two
-# is 50-75 points on the corpus pages, so three lines are plenty and keep a CJK page's probe under a second.
-PROBE_LINES = 3
-PROBE_WIDTH = 1200
 _QUARTER = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -53,14 +50,15 @@ class Skew:
     angle: float
     sharpness: float  # best projection score over the other axis' best: the further above 1, the clearer
 
+    @property
+    def at_edge(self) -> bool:
+        """The tilt is where the search ran out (within a coarse step of ±15°): not a measurement."""
+        return abs(self.angle) >= MAX_SKEW_DEG - COARSE_STEP_DEG
 
-@dataclass(frozen=True)
-class Orientation:
-    """Which way up a page is, and how sure: OSD's orientation confidence, or the probe's confidence gap."""
-
-    rotation: int  # clockwise degrees to turn: 0 or 180 here (the quarter turn comes from ``Skew``)
-    method: str  # "osd", "probe", or "none" when there are no text lines to read
-    confidence: float
+    @property
+    def clear_axis(self) -> bool:
+        """One axis is clearly sharper than the other: the lines' direction is measured, not guessed."""
+        return self.sharpness >= AXIS_MARGIN
 
 
 def ink_mask(gray: np.ndarray) -> np.ndarray:
@@ -105,7 +103,7 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEG) -> Skew:
     if len(ys) < 50:
         return Skew(vertical=False, angle=0.0, sharpness=0.0)
     ys, xs = ys.astype(np.float64), xs.astype(np.float64)
-    coarse = np.arange(-max_angle, max_angle + 0.01, 0.5)
+    coarse = np.arange(-max_angle, max_angle + 0.01, COARSE_STEP_DEG)
     # The coarse search (122 projections) looks at a sample of the ink, the fine one (21) at all of it. The
     # sample is random (seeded: same page, same answer): every k-th pixel in raster order is a lattice, and
     # a lattice has sharp projections of its own at the angles of its rows.
@@ -147,60 +145,31 @@ def rotate_small(image: np.ndarray, angle_deg: float) -> np.ndarray:
     )
 
 
-def _osd(gray: np.ndarray) -> tuple[int, float] | None:
-    try:
-        result = pytesseract.image_to_osd(
-            gray, config="--psm 0 -c min_characters_to_try=10", output_type=pytesseract.Output.DICT, timeout=30
-        )
-    except (RuntimeError, OSError):
-        # Too few characters for OSD (a TesseractError) or a timeout: let the probe decide.
-        return None
-    return int(result["rotate"]) % 360, float(result["orientation_conf"])
+@dataclass(frozen=True)
+class Way:
+    """One way a page was read: its name, the clockwise turn from the page as it came, and the reading."""
+
+    name: str  # "as_planned", "standing", "turned_180", "as_came"
+    rotation: int
+    reading: Recognition
 
 
-def densest_band(gray: np.ndarray, rows: int) -> int:
-    """First row of the horizontal band of ``rows`` rows holding the most ink."""
-    if gray.shape[0] <= rows:
-        return 0
-    ink = ink_mask(gray).sum(axis=1).astype(np.float64)
-    return int(np.argmax(np.convolve(ink, np.ones(rows), mode="valid")))
+def quality(reading: Recognition) -> float:
+    """How much a reading says, surely: characters of its words weighted by their confidence, words under
+    even odds left out (sideways or upside-down text reads as many short words of low confidence)."""
+    return sum(word.confidence * len(word.text) for line in reading.lines for word in line.words
+               if word.confidence >= 0.5)
 
 
-def text_crop(gray: np.ndarray, rows: int) -> np.ndarray:
-    """The horizontal band of ``rows`` rows holding the most ink (an upright page assumed)."""
-    top = densest_band(gray, rows)
-    return gray[top : top + rows]
+def is_sure(reading: Recognition, sure_confidence: float) -> bool:
+    """A reading taken as it is: some text, at the engine's confidence of an upright page."""
+    return bool(reading.text.strip()) and (reading.mean_confidence or 0.0) >= sure_confidence
 
 
-def read_confidence(gray: np.ndarray, languages: str) -> float:
-    """Mean word confidence (0-100) Tesseract gives a crop, weighted by word length; 0 if nothing read."""
-    try:
-        data = pytesseract.image_to_data(
-            gray, lang=languages, config="--psm 6", output_type=pytesseract.Output.DICT, timeout=60
-        )
-    except (RuntimeError, OSError):
-        return 0.0
-    total = weight = 0.0
-    for text, conf in zip(data["text"], data["conf"], strict=False):
-        text, conf = str(text).strip(), float(conf)
-        if text and conf >= 0:
-            total += conf * len(text)
-            weight += len(text)
-    return total / weight if weight else 0.0
-
-
-def detect_orientation(gray: np.ndarray, languages: str, pitch: float) -> Orientation:
-    """Upright or upside down, for a page whose lines already run across (see module docstring)."""
-    if pitch <= 0:
-        return Orientation(rotation=0, method="none", confidence=0.0)  # no text lines: nothing to read
-    scale = min(2.0, PROBE_PITCH_PX / pitch)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    sized = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
-    osd = _osd(sized)
-    if osd is not None and osd[0] in (0, 180) and osd[1] >= OSD_CONFIDENT:
-        return Orientation(rotation=osd[0], method="osd", confidence=round(osd[1], 2))
-    crop = text_crop(sized, rows=PROBE_PITCH_PX * PROBE_LINES)[:, :PROBE_WIDTH]
-    upright = read_confidence(crop, languages)
-    flipped = read_confidence(rotate_quarter(crop, 180), languages)
-    rotation = 180 if flipped > upright else 0
-    return Orientation(rotation=rotation, method="probe", confidence=round(abs(flipped - upright), 2))
+def best_way(ways: Sequence[Way], sure_confidence: float) -> Way:
+    """The reading to keep: the first sure one in the order tried (the plan first), else the one that says
+    most, surely (``quality``); ties keep the earlier."""
+    for way in ways:
+        if is_sure(way.reading, sure_confidence):
+            return way
+    return max(ways, key=lambda way: (quality(way.reading), -ways.index(way)))

@@ -19,15 +19,18 @@ from typing import Any, Protocol, TypeVar
 
 from s3ocr.engines.base import Engine
 from s3ocr.errors import CorruptDocumentError, NoPageReadError, PageTimeoutError, PermanentError
+from s3ocr.layout import ordered_lines
 from s3ocr.models import (
     DocumentFailure,
     DocumentRef,
     DocumentResult,
     EngineInfo,
+    Line,
     PageResult,
+    Recognition,
 )
 from s3ocr.pages import PageSource, detect_media_type, open_pages
-from s3ocr.reading import DocumentWriting, read_bands, recognize_either_way, write_page
+from s3ocr.reading import DocumentWriting, read_bands, read_page_image, write_page
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
@@ -104,7 +107,7 @@ def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers
 
 def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine,
               parts: int = 1, writing: DocumentWriting | None = None) -> PageResult:
-    """Render, clean up and recognise one page. Page-level failures are recorded on the page.
+    """Render, plan, read and order one page. Page-level failures are recorded on the page.
 
     With ``parts`` > 1 (the last page of a document, when cores would otherwise idle) a local engine reads
     the page in up to that many bands at once; see ``pagesplit``. ``writing`` carries what the document's
@@ -117,14 +120,13 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         timings["total"] = round(perf_counter() - started, 3)
         return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
                           engine="pdftotext", timings=timings)
-    prewarm = getattr(engine, "prewarm", None)
-    if prewarm is not None:  # the engine's models load while this page renders (a no-op once loaded)
-        prewarm(settings.languages, settings.worker_count)
+    capabilities = engine.capabilities(settings.languages)
+    engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders
     # OpenCV and the preprocessing modules are loaded by the first page that needs OCR: a born-digital
     # document never pays for them.
     import cv2
 
-    from s3ocr import pagesplit, preprocess
+    from s3ocr import pagesplit, plan, preprocess
 
     files: list[Path] = []
     try:
@@ -135,35 +137,31 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
-        read_pitch = getattr(engine, "read_pitch", None)
-        prepared = preprocess.prepare(image, settings.preprocess, settings.languages, defer_upside_down=True,
-                                      read_pitch=read_pitch(settings.languages) if read_pitch else None)
-        # prepare() measures the text size; for small text it names the resolution to tell the engine, large
-        # text it scales down (the resolution told scales with it).
-        dpi = prepared.report.get("dpi") or page.dpi or prepared.report.get("dpi_estimate") or 0
-        dpi = round(dpi * prepared.report.get("scale", 1.0))
+        if preprocess.is_blank(preprocess.grayscale(image)):
+            # Paper alone: no engine is asked (a cloud service would bill the call).
+            timings["total"] = round(perf_counter() - started, 3)
+            return PageResult(number=number, status="empty", width=page.width, height=page.height, dpi=page.dpi,
+                              preprocessing={"blank": True}, timings=timings)
+        prepared = plan.prepare(image, settings.preprocess, settings.languages, read_pitch=capabilities.read_pitch)
+        page_plan = prepared.plan
+        dpi = page_plan.resolution(page.dpi)
         ocr_page = replace(page, dpi=dpi)
         if prepared.image is not image:
             ocr_page = write_page(prepared.image, number, "ocr", dpi, work_dir, files)
-        report = prepared.report
         # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-        in_columns = writing is not None and writing.expects_columns(report)
-        bands = (pagesplit.bands(prepared.image, parts)
-                 if parts > 1 and getattr(engine, "reads_bands", False) and not in_columns else [])
+        in_columns = writing is not None and writing.expects_columns(page_plan)
+        bands = (pagesplit.bands(prepared.image, parts) if parts > 1 and capabilities.local and not in_columns
+                 else [])
         band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
                       for i, band in enumerate(bands)] if len(bands) > 1 else []
         # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
-        # no page in memory while its Tesseract does (~17 MB a worker for A4 at 300 dpi).
+        # no page in memory while its engine does (~17 MB a worker for A4 at 300 dpi).
         del image, prepared
         timings["preprocess"] = round(perf_counter() - mark, 3)
         mark = perf_counter()
-        banded = None
-        if band_pages:
-            report = {**report, "bands": [[band.top, band.bottom] for band in bands]}
-            banded = read_bands(band_pages, bands, settings, engine)
-        # Unsure of the banded reading (perhaps upside down), the other ways are tried on the whole page.
-        recognition, ocr_page, report = recognize_either_way(report, ocr_page, work_dir, files, settings, engine,
-                                                             first=banded, writing=writing)
+        banded = read_bands(band_pages, bands, settings, engine) if band_pages else None
+        reading = read_page_image(page_plan, page, ocr_page, work_dir, files, settings, engine, first=banded,
+                                  writing=writing)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -174,21 +172,35 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
     finally:
         for path in files:
             path.unlink(missing_ok=True)
+    report = reading.report(page_plan)
+    if band_pages and reading.way == "as_planned":
+        report["bands"] = [[band.top, band.bottom] for band in bands]
+    lines, text = page_text(reading.recognition)
     timings["total"] = round(perf_counter() - started, 3)
-    text = clean_text(recognition.text)
     return PageResult(
         number=number,
-        status="ok" if text.strip() else "empty",
+        # Ink, and no text in any reading: never an "ok" page with nothing on it.
+        status="ok" if text.strip() else "no_text_found",
         text=text,
-        lines=tuple(replace(line, text=clean_text(line.text)) for line in recognition.lines),
-        mean_confidence=recognition.mean_confidence,
-        width=ocr_page.width,
-        height=ocr_page.height,
-        dpi=ocr_page.dpi,
+        lines=lines,
+        mean_confidence=reading.recognition.mean_confidence,
+        width=reading.image.width,
+        height=reading.image.height,
+        dpi=reading.image.dpi,
         preprocessing=report,
         timings=timings,
-        engine=recognition.engine or engine.name,
+        engine=reading.recognition.engine or engine.name,
     )
+
+
+def page_text(recognition: Recognition) -> tuple[tuple[Line, ...], str]:
+    """The page's lines in reading order and its text (``s3ocr.layout``), cleaned up (``textclean``). An engine
+    that gives no boxes (a text-only cloud API) keeps its own order."""
+    if any(line.box.width > 0 and line.box.height > 0 for line in recognition.lines):
+        lines, text = ordered_lines(recognition.lines)
+    else:
+        lines, text = recognition.lines, recognition.text
+    return tuple(replace(line, text=clean_text(line.text)) for line in lines), clean_text(text).strip("\n")
 
 
 def process_file(

@@ -1,32 +1,17 @@
-"""Page clean-up before recognition: named, pure steps (``ndarray -> ndarray``) and recipes of them.
+"""Page clean-up before recognition: named, pure steps (``ndarray -> ndarray``), fixed recipes of them, and
+the measurements that ``s3ocr.plan`` decides the ``auto`` recipe from.
 
-A recipe is a name from ``RECIPES`` or a comma-separated list of step names from ``STEPS``. ``auto``
-decides per page from measurements, because no fixed chain helps every kind of damage: the seed
-article's recipe (gray -> Gaussian blur 5x5 -> global threshold 127, kept as ``seed`` for comparison)
-cures salt-and-pepper noise but turns Chinese phone photos from CER 0.02 into 0.94. ``auto``:
-
-- impulse noise measured (isolated dark pixels) -> ``despeckle`` for CJK languages, a 3x3 median for
-  others (the median erases the thin strokes of CJK glyphs);
-- uneven light measured (spread of the background brightness) -> divide by the background;
-- text lines running down the page -> quarter turn; tilted -> deskew (``s3ocr.orientation``);
-- upside down (Tesseract OSD, or reading a crop both ways when OSD is unsure) -> half turn;
-- the line pitch -> the resolution to tell Tesseract (``report["dpi"]``), which matters for small text;
-  large text is scaled down to the size the engine names (``report["scale"]``; Tesseract: see there).
-
-The report (recorded per page in the output JSON) holds ``recipe``, ``steps``, ``rotation`` (clockwise
-degrees turned), ``skew`` (counter-clockwise tilt of the lines removed, degrees), ``dpi`` (None: keep the
-source's), and for ``auto`` the ``scale`` the page was read at, the ``measurements`` that drove the
-decisions and the ``orientation`` method.
-Binarising (Otsu, threshold 127) and enlarging (``upscale_2x``) are left to explicit recipes: on the
-corpus they never beat Tesseract's own binarisation, and enlarging small text did worse than telling
-Tesseract its true resolution.
+A recipe is a name from ``RECIPES`` or a comma-separated list of step names from ``STEPS``; ``auto`` is the
+page plan's (``s3ocr.plan``). The seed article's recipe (gray -> Gaussian blur 5x5 -> global threshold 127,
+kept as ``seed`` for comparison) cures salt-and-pepper noise but turns Chinese phone photos from CER 0.02
+into 0.94: no fixed chain helps every kind of damage. Binarising (Otsu, threshold 127) and enlarging
+(``upscale_2x``) are left to explicit recipes: on the corpus they never beat Tesseract's own binarisation,
+and enlarging small text did worse than telling Tesseract its true resolution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -59,6 +44,15 @@ LARGE_TEXT_MARGIN = 1.1
 # Resolutions reported for small text: Tesseract's results move with small dpi changes, so the estimate is
 # snapped to the nearest (in ratio) of the usual scan resolutions: a page and its rotated twin agree.
 RESOLUTIONS = (75, 100, 150, 200, 300)
+# Blank-page test, on a copy this wide (an A4 page at ~120 dpi): a blank page has fewer than
+# ``BLANK_MAX_MARKS`` marks, dark blobs at least ``MARK_MIN_PX`` in area and ``MARK_MIN_HEIGHT`` tall (0.6 mm:
+# a full stop at 10 pt is one), after the paper's own shading is divided out. Dust, scanner noise and JPEG
+# ringing make smaller blobs or paler ones.
+INK_ANALYSIS_WIDTH = 1000
+INK_DARKNESS = 0.75  # ink is darker than this share of the paper around it (pencil, faded print: 0.5-0.7)
+MARK_MIN_PX = 6
+MARK_MIN_HEIGHT = 3
+BLANK_MAX_MARKS = 3
 
 
 def grayscale(image: np.ndarray) -> np.ndarray:
@@ -132,7 +126,7 @@ def deskew(image: np.ndarray) -> np.ndarray:
     """Rotate the text lines level (tilts within ±15°; the page's quarter turn is left alone)."""
     gray = grayscale(image)
     skew = orientation.estimate_skew(gray)
-    if skew.vertical or abs(skew.angle) < SKEW_MIN_DEG:
+    if skew.vertical or skew.at_edge or abs(skew.angle) < SKEW_MIN_DEG:
         return gray
     return orientation.rotate_small(gray, -skew.angle)
 
@@ -162,14 +156,6 @@ RECIPES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A page ready for recognition and the record of what was done to it (for the output JSON)."""
-
-    image: np.ndarray
-    report: dict[str, Any] = field(default_factory=dict)
-
-
 def resolve_recipe(recipe: str) -> tuple[str, ...]:
     """Step names for a recipe name or a comma-separated list of steps."""
     if recipe in RECIPES:
@@ -187,6 +173,26 @@ def apply_steps(image: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     for name in names:
         image = STEPS[name](image)
     return image
+
+
+def count_marks(gray: np.ndarray, limit: int = BLANK_MAX_MARKS) -> int:
+    """Marks on the page (see ``INK_ANALYSIS_WIDTH``), counted up to ``limit``: 0 for blank paper."""
+    height, width = gray.shape[:2]
+    scale = min(1.0, INK_ANALYSIS_WIDTH / max(width, 1))
+    small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
+                                                  interpolation=cv2.INTER_AREA)
+    if int(small.min()) >= INK_DARKNESS * int(small.max()):
+        return 0  # nothing on the page is dark against the lightest paper: blank, in a millisecond
+    paper = cv2.resize(small_background(small), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
+    ink = (small.astype(np.float32) < INK_DARKNESS * np.maximum(paper, 1).astype(np.float32)).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    marks = (stats[1:, cv2.CC_STAT_AREA] >= MARK_MIN_PX) & (stats[1:, cv2.CC_STAT_HEIGHT] >= MARK_MIN_HEIGHT)
+    return min(limit, int(np.count_nonzero(marks)))
+
+
+def is_blank(gray: np.ndarray) -> bool:
+    """Whether the page is paper alone: nothing an engine could read, so none is asked."""
+    return count_marks(gray) < BLANK_MAX_MARKS
 
 
 def impulse_noise_fraction(gray: np.ndarray) -> float:
@@ -238,85 +244,6 @@ def resolution_for_pitch(pitch: float) -> int | None:
     Normal and large text read the same at any claimed dpi give or take noise, so the source's is kept.
     """
     return estimated_resolution(pitch) if pitch < SMALL_TEXT_PITCH_PX else None
-
-
-def prepare(
-    image: np.ndarray, recipe: str = "auto", languages: str = "eng", defer_upside_down: bool = False,
-    read_pitch: float | None = None,
-) -> Prepared:
-    """Apply a recipe to a page image (BGR or gray ``uint8``) and record the steps taken.
-
-    With ``read_pitch`` (px between text lines), ``auto`` scales pages of larger text down to it.
-    """
-    if recipe != "auto":
-        names = resolve_recipe(recipe)
-        return Prepared(
-            image=apply_steps(image, names),
-            report={"recipe": recipe, "steps": list(names), "rotation": 0, "skew": 0.0, "dpi": None},
-        )
-    return prepare_auto(image, languages, defer_upside_down, read_pitch)
-
-
-def prepare_auto(image: np.ndarray, languages: str, defer_upside_down: bool = False,
-                 read_pitch: float | None = None) -> Prepared:
-    """Measure the page, then apply only the steps its measurements call for (recorded in the report)."""
-    gray = grayscale(image)
-    steps = ["grayscale"]
-    measured: dict[str, Any] = {"impulse_noise": round(impulse_noise_fraction(gray), 5)}
-    # Denoise before any resampling: rotation smears specks into blobs no filter removes.
-    if measured["impulse_noise"] > IMPULSE_NOISE_MIN:
-        # A 3x3 median erases the thin strokes of CJK glyphs (serif Chinese: CER 0.04 -> 0.08-0.11 on the
-        # generated pages), and does best on Latin text, where it also removes specks touching letters.
-        denoise = despeckle if uses_cjk(languages) else median_denoise
-        gray = denoise(gray)
-        steps.append(denoise.__name__)
-    measured["uneven_light"] = round(uneven_light(gray), 3)
-    if measured["uneven_light"] > UNEVEN_LIGHT_MIN:
-        gray = normalize_background(gray)
-        steps.append("normalize_background")
-
-    skew = orientation.estimate_skew(gray)
-    measured["line_axis_sharpness"] = skew.sharpness
-    quarter = 90 if skew.vertical else 0
-    gray = orientation.rotate_quarter(gray, quarter)
-    if abs(skew.angle) >= SKEW_MIN_DEG:
-        gray = orientation.rotate_small(gray, -skew.angle)
-        steps.append("deskew")
-    pitch = line_pitch(gray)
-    measured["line_pitch"] = round(pitch, 1)
-    scale = reading_scale(pitch, read_pitch)
-    if scale < 1.0:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        steps.append("downscale")
-    # Deferred: the caller reads the page as it is and re-reads it turned 180 degrees only when that
-    # reading is unsure, so upright pages (nearly all) pay nothing for the question.
-    upright = (orientation.Orientation(rotation=0, method="deferred", confidence=0.0) if defer_upside_down
-               else orientation.detect_orientation(gray, languages, pitch * scale))
-    gray = orientation.rotate_quarter(gray, upright.rotation)
-    rotation = (quarter + upright.rotation) % 360
-    if rotation:
-        steps.append(f"rotate_{rotation}")
-    report = {
-        "recipe": "auto",
-        "steps": steps,
-        "rotation": rotation,
-        "skew": skew.angle if "deskew" in steps else 0.0,
-        # What to tell the engine the page's resolution is (None: keep the source's); see resolution_for_pitch.
-        "dpi": resolution_for_pitch(pitch),
-        # The image is this many times the size of the page as rendered: the resolution to tell the engine
-        # and the boxes it returns are for the smaller image (width and height in the output JSON).
-        "scale": scale,
-        # For a file that states no resolution: left to itself, Tesseract estimates one from the sizes of
-        # its blobs, which heavy speckle drags down (a Chinese salt-and-pepper page: CER 0.87, 0.05 when
-        # told 300). The line pitch is not fooled by specks.
-        "dpi_estimate": estimated_resolution(pitch),
-        "orientation": {"method": upright.method, "confidence": upright.confidence},
-        # Lines that ran down the page were turned a quarter: text turned sideways, or vertical CJK writing
-        # (which the pipeline then tries reading as it stood, see reading.recognize_either_way).
-        "lines": "down" if skew.vertical else "across",
-        "measurements": measured,
-    }
-    return Prepared(image=gray, report=report)
 
 
 def reading_scale(pitch: float, read_pitch: float | None) -> float:

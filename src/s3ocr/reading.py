@@ -1,15 +1,27 @@
-"""One page's reading, once it is prepared: in bands at once, and the other ways up when a reading is unsure.
+"""One page's reading, once it is planned and prepared: the plan confirmed by reading, or undone.
 
-The pipeline hands each page here with the image on disk. A reading less sure than ``UPRIGHT_CONFIDENCE``
-may be of a page the wrong way up, so the page is read again another way and the surer reading kept:
-turned 180 degrees, or, for a page whose lines ran down it, as vertical CJK writing in columns.
+The page is read as planned (in bands, when it is the last page of a document). A local engine whose reading
+is unsure (less than its ``sure_confidence``) or empty reads the page other ways, in this order, and stops at
+the first sure reading:
+
+- ``standing``: a page whose lines ran down it (turned a quarter by the plan, or left standing when the axis
+  was unclear) may be vertical CJK writing: read as it stood, in columns (``Engine.recognize_vertical``);
+- ``turned_180``: the plan never decides up from down; an upside-down page reads unsure;
+- ``as_came``: the page before any of the plan's changes, at its own resolution: what a bare engine reads.
+  A wrong quarter turn, a deskew by a wrong angle, a resolution misjudged, cannot leave a page blank or
+  worse than bare: the better reading is kept (``orientation.best_way``).
+
+A cloud engine, billed per call, reads each page once as planned: its reading is taken as it is.
+
+The kept reading may then get a second opinion from another engine (``Engine.reconsider``: ``auto`` asks
+PP-OCRv6 about unsure Tesseract readings of Latin pages).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +30,12 @@ from s3ocr.errors import CorruptDocumentError
 from s3ocr.models import Line, PageImage, Recognition, mean_word_confidence
 from s3ocr.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # OpenCV and numpy load with the first page that needs OCR, never for born-digital ones
     import numpy as np
 
+    from s3ocr.orientation import Way
     from s3ocr.pagesplit import Band
-
-# A reading less sure than this (mean word confidence) may be of a page upside down. Measured on the
-# corpus with the probe: readings of upright pages score 0.7-0.95, the same pages upside down 0.15-0.45.
-UPRIGHT_CONFIDENCE = 0.6
+    from s3ocr.plan import PagePlan
 
 
 def write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: Path, files: list[Path]) -> PageImage:
@@ -40,7 +50,7 @@ def write_page(image: np.ndarray, number: int, kind: str, dpi: int, work_dir: Pa
 
 def read_bands(band_pages: list[PageImage], bands: list[Band], settings: Settings, engine: Engine) -> Recognition:
     """Read a page's bands at once, one thread each, and join them back into the page's reading: boxes
-    shifted to page coordinates, texts in band order with a paragraph break between bands."""
+    shifted to page coordinates (the page's text is rebuilt from them, ``s3ocr.layout``)."""
     with ThreadPoolExecutor(max_workers=len(band_pages), thread_name_prefix="s3ocr-band") as pool:
         readings = list(pool.map(lambda band: engine.recognize(band, settings.languages, settings.page_timeout),
                                  band_pages))
@@ -64,89 +74,115 @@ class DocumentWriting:
     def __init__(self) -> None:
         self.vertical = False
 
-    def expects_columns(self, report: dict[str, Any]) -> bool:
-        """Whether a page prepared as ``report`` says is expected to read in columns."""
-        return self.vertical and report.get("lines") == "down"
+    def expects_columns(self, plan: PagePlan) -> bool:
+        """Whether a page planned as ``plan`` is expected to read in columns."""
+        return self.vertical and plan.lines_down
 
 
-def recognize_either_way(
-    prepared_report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path], settings: Settings,
-    engine: Engine, first: Recognition | None = None, writing: DocumentWriting | None = None,
-) -> tuple[Recognition, PageImage, dict[str, Any]]:
-    """Read the page as prepared (unless ``first`` is that reading already, made in bands); when prepare()
-    left "upside down?" open and the reading is unsure, read it again turned 180 degrees and keep the surer
-    reading. Upright pages are read once.
+@dataclass(frozen=True)
+class PageReading:
+    """The reading kept for a page, the image it is of (boxes refer to it), and what was tried."""
 
-    A page whose lines ran down it (turned a quarter by prepare) may instead be vertical CJK writing: when
-    the engine can read that, the unsure page is first read as it stood, in columns, and that reading is
-    kept if it is sure."""
-    report = dict(prepared_report)
-    deferred = (report.get("orientation") or {}).get("method") == "deferred"
-    read_vertical = getattr(engine, "recognize_vertical", None) if report.get("lines") == "down" else None
-    prepared = None  # the page as prepared, read back from the work dir once it is needed (unsure pages only)
-    if deferred and read_vertical is not None and first is None and writing is not None and \
-            writing.expects_columns(report):
-        prepared = _read_back(page)
-        found = _read_standing(prepared, report, page, work_dir, files, settings, read_vertical, None)
-        if found is not None:
-            return found
-        read_vertical = None  # tried already
-    if first is None:
-        first = engine.recognize(page, settings.languages, settings.page_timeout)
-    first_confidence = first.mean_confidence or 0.0
-    if not deferred or first_confidence >= UPRIGHT_CONFIDENCE:
-        return first, page, report
-    if prepared is None:
-        prepared = _read_back(page)
-    if read_vertical is not None:
-        found = _read_standing(prepared, report, page, work_dir, files, settings, read_vertical, first_confidence)
-        if found is not None:
-            if writing is not None:
-                writing.vertical = True
-            return found
-    flipped = write_page(prepared[::-1, ::-1], page.number, "ocr180", page.dpi, work_dir, files)
-    second = engine.recognize(flipped, settings.languages, settings.page_timeout)
-    second_confidence = second.mean_confidence or 0.0
-    report["orientation"] = {"method": "reread", "confidence": round(abs(second_confidence - first_confidence), 3),
-                             "as_prepared": first_confidence, "turned_180": second_confidence}
-    if second_confidence <= first_confidence:
-        return first, page, report
-    return second, flipped, _turned(report, 180)
+    recognition: Recognition
+    image: PageImage
+    way: str
+    rotation: int  # clockwise degrees the image read is turned from the page as it came
+    tried: tuple[Way, ...]
+    second_opinion: str = ""  # the engine whose reading replaced the kept one, if any
+
+    def report(self, plan: PagePlan) -> dict[str, Any]:
+        """The page's ``preprocessing`` record: the plan, then which way it was read and what else was tried.
+        ``steps``, ``rotation``, ``skew`` and ``scale`` describe the image read."""
+        report = plan.report()
+        if self.way == "as_came":  # the plan was undone: the page was read as it came
+            report.update(steps=["grayscale"], rotation=0, skew=0.0, scale=1.0, dpi=None)
+        elif self.rotation != plan.rotation:
+            turn = f"rotate_{self.rotation}" if self.rotation else None
+            steps = [step for step in plan.steps if not step.startswith("rotate_")]
+            report.update(steps=steps + ([turn] if turn else []), rotation=self.rotation)
+        if self.way == "standing":
+            report["writing"] = "vertical"
+        report["read"] = {
+            "kept": self.way,
+            "tried": [{"way": way.name, "confidence": way.reading.mean_confidence,
+                       "characters": sum(len(line.text) for line in way.reading.lines)} for way in self.tried],
+        }
+        if self.second_opinion:
+            report["read"]["second_opinion"] = self.second_opinion
+        return report
+
+
+def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, work_dir: Path, files: list[Path],
+                    settings: Settings, engine: Engine, first: Recognition | None = None,
+                    writing: DocumentWriting | None = None) -> PageReading:
+    """Read a prepared page (``first``: that reading, made in bands already) and confirm the plan by the
+    reading, as the module doc says. ``as_came`` is the page as rendered, before the plan."""
+    from s3ocr import orientation
+    from s3ocr.orientation import Way
+    from s3ocr.preprocess import uses_cjk
+
+    languages, timeout = settings.languages, settings.page_timeout
+    capabilities = engine.capabilities(languages)
+    sure = capabilities.sure_confidence
+    images: dict[str, tuple[PageImage, int]] = {"as_planned": (prepared, plan.rotation)}
+    ways: list[Way] = []
+    turned: np.ndarray | None = None  # the prepared image, read back from the work dir once it is needed
+
+    def prepared_pixels() -> np.ndarray:
+        nonlocal turned
+        if turned is None:
+            turned = _read_back(prepared)
+        return turned
+
+    def attempt(name: str, make: Callable[[], tuple[PageImage, int]],
+                read: Callable[[PageImage, str, float], Recognition]) -> bool:
+        image, rotation = images[name] = make()
+        ways.append(Way(name, rotation, read(image, languages, timeout)))
+        return orientation.is_sure(ways[-1].reading, sure)
+
+    def standing() -> tuple[PageImage, int]:
+        import cv2
+
+        if plan.rotation == 0:  # the plan left it standing
+            return prepared, 0
+        pixels = cv2.rotate(prepared_pixels(), cv2.ROTATE_90_COUNTERCLOCKWISE)
+        return write_page(pixels, prepared.number, "vertical", prepared.dpi, work_dir, files), 0
+
+    def turned_180() -> tuple[PageImage, int]:
+        pixels = prepared_pixels()[::-1, ::-1]
+        return write_page(pixels, prepared.number, "ocr180", prepared.dpi, work_dir, files), (plan.rotation + 180) % 360
+
+    vertical = capabilities.local and plan.lines_down and uses_cjk(languages)
+    done = False
+    if vertical and first is None and writing is not None and writing.expects_columns(plan):
+        done = attempt("standing", standing, engine.recognize_vertical)
+        vertical = False  # tried already
+    if not done:
+        if first is not None:
+            ways.append(Way("as_planned", plan.rotation, first))
+            done = orientation.is_sure(first, sure)
+        else:
+            done = attempt("as_planned", lambda: images["as_planned"], engine.recognize)
+    if not done and capabilities.local:
+        done = vertical and attempt("standing", standing, engine.recognize_vertical)
+        if done and writing is not None:
+            writing.vertical = True
+        done = done or attempt("turned_180", turned_180, engine.recognize)
+        if not done and plan.changes_page:
+            attempt("as_came", lambda: (as_came, 0), engine.recognize)
+    kept = orientation.best_way(ways, sure)
+    image = images[kept.name][0]
+    recognition, second = kept.reading, ""
+    reconsidered = engine.reconsider(image, languages, timeout, recognition)
+    if reconsidered is not recognition:
+        recognition, second = reconsidered, reconsidered.engine
+    return PageReading(recognition, image, kept.name, kept.rotation, tuple(ways), second)
 
 
 def _read_back(page: PageImage) -> np.ndarray:
     import cv2
 
-    prepared = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
-    if prepared is None:
+    pixels = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
         raise CorruptDocumentError(f"page {page.number} could not be read back from the work dir")
-    return prepared
-
-
-def _read_standing(
-    prepared: np.ndarray, report: dict[str, Any], page: PageImage, work_dir: Path, files: list[Path],
-    settings: Settings, read_vertical: Callable[[PageImage, str, float], Recognition | None],
-    as_prepared: float | None,
-) -> tuple[Recognition, PageImage, dict[str, Any]] | None:
-    """The page as it stood before prepare() turned it a quarter, read as vertical writing: that reading if
-    it is sure, else None."""
-    import cv2
-
-    standing = write_page(cv2.rotate(prepared, cv2.ROTATE_90_COUNTERCLOCKWISE), page.number, "vertical",
-                          page.dpi, work_dir, files)
-    vertical = read_vertical(standing, settings.languages, settings.page_timeout)
-    if vertical is None or (vertical.mean_confidence or 0.0) < UPRIGHT_CONFIDENCE:
-        return None
-    turned = _turned(report, 270)  # the quarter turn undone
-    turned.update(writing="vertical", orientation={"method": "vertical", "as_prepared": as_prepared,
-                                                   "confidence": vertical.mean_confidence})
-    return vertical, standing, turned
-
-
-def _turned(report: dict[str, Any], degrees: int) -> dict[str, Any]:
-    """The report of a page read turned ``degrees`` further clockwise than prepared; its bands, if the
-    reading as prepared was made in bands, are no longer what was read."""
-    rotation = (int(report.get("rotation", 0)) + degrees) % 360
-    steps = [step for step in report.get("steps", []) if not str(step).startswith("rotate_")]
-    turned = {key: value for key, value in report.items() if key != "bands"}
-    return {**turned, "rotation": rotation, "steps": steps + ([f"rotate_{rotation}"] if rotation else [])}
+    return pixels

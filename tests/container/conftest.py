@@ -105,11 +105,17 @@ def sam_build(image: str) -> Path:
 
 
 def docker_run(image: str, *command: str, entrypoint: str = "/opt/venv/bin/python",
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command in the image the way Lambda does: non-root, read-only, only /tmp writable, no network."""
+               env: dict[str, str] | None = None,
+               mounts: dict[Path, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command in the image the way Lambda does: non-root, read-only, only /tmp writable, no network.
+
+    ``mounts`` maps host files to paths in the container; they are mounted read-only.
+    """
     env_args = [arg for name, value in (env or {}).items() for arg in ("-e", f"{name}={value}")]
+    mount_args = [arg for host, inside in (mounts or {}).items() for arg in ("--volume", f"{host}:{inside}:ro")]
     return run(["docker", "run", "--rm", "--network", "none", "--user", NON_ROOT, "--read-only",
-                "--tmpfs", "/tmp:exec", "--entrypoint", entrypoint, *env_args, image, *command], timeout=300)
+                "--tmpfs", "/tmp:exec", *mount_args, "--entrypoint", entrypoint, *env_args, image, *command],
+               timeout=300)
 
 
 def free_port(host: str) -> int:

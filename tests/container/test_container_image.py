@@ -12,9 +12,10 @@ from tests.container.conftest import ROOT, docker_run, tail
 # Generous: the first test also pays for Docker set-up and the image build on a fresh machine.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(2400)]
 
-# The goal is 400 MB; opencv-python-headless alone unpacks to ~156 MB (its own FFmpeg and OpenBLAS), which
-# puts the image near 500 MB. The budget catches regressions until that dependency is replaced.
-IMAGE_SIZE_BUDGET_MB = float(os.environ.get("IMAGE_SIZE_BUDGET_MB", "520"))
+# The goal is 400 MB; opencv-python-headless alone unpacks to ~156 MB (its own FFmpeg and OpenBLAS), and the
+# rapidocr engine (ONNX Runtime's binding, 35 MB, and the PP-OCRv6 small models, 31 MB) is in every image: 574 MB
+# as built with the Dockerfile's trims. The budget catches regressions.
+IMAGE_SIZE_BUDGET_MB = float(os.environ.get("IMAGE_SIZE_BUDGET_MB", "600"))
 
 
 def apt_packages() -> list[str]:

@@ -147,7 +147,7 @@ def make_aliyun(fake: AliyunFake, **options: object) -> AliyunEngine:
 CASES: dict[str, Callable[[pytest.FixtureRequest], EngineCase]] = {
     "tesseract": lambda request: EngineCase(TesseractEngine(), "eng"),
     "rapidocr": lambda request: EngineCase(RapidOcrEngine(), "eng"),
-    "auto": lambda request: EngineCase(AutoEngine(), "eng", delegates=("tesseract",)),
+    "auto": lambda request: EngineCase(AutoEngine(), "eng", delegates=("tesseract", "rapidocr")),
     "baidu": lambda request: EngineCase(make_baidu(fake := request.getfixturevalue("baidu_fake")), "eng", fake),
     "baidu-accurate": lambda request: EngineCase(
         make_baidu(fake := request.getfixturevalue("baidu_fake"), "accurate"), "eng", fake),

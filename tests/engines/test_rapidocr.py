@@ -1,42 +1,83 @@
-"""RapidOCR's own shapes: detector quadrilaterals become page boxes, languages it cannot read are refused."""
+"""PP-OCRv6 through RapidOCR: its shapes become the normalised schema, it reads only from the wheel, and a real
+page read as the pipeline configures it."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from s3ocr.engines.rapidocr import RapidOcrEngine, parse, polygon_box
+from s3ocr.engines import rapidocr
+from s3ocr.engines.rapidocr import RapidOcrEngine, parse
 from s3ocr.errors import ConfigurationError
 from s3ocr.models import Box, PageImage
 
 PAGE = PageImage(number=1, path=Path("page.pgm"), width=1000, height=800, dpi=300)
 
 
-def test_a_tilted_quadrilateral_becomes_its_bounding_box_clipped_to_the_page():
-    quad = [[-3.2, 10.4], [1005.0, 12.0], [1004.0, 60.7], [-2.0, 58.9]]
-    assert polygon_box(quad, PAGE) == Box(0, 10, 1000, 51)
+def quad(left: float, top: float, right: float, bottom: float) -> np.ndarray:
+    return np.array([[left, top], [right, top], [right, bottom], [left, bottom]], np.float32)
 
 
-def test_results_become_lines_with_words_and_a_mean_confidence():
-    result = [
-        [[[10, 10], [400, 10], [400, 50], [10, 50]], "Hello world", 0.9],
-        [[[10, 60], [300, 60], [300, 100], [10, 100]], "  ", 0.99],  # nothing readable: dropped
-        [[[10, 110], [300, 110], [300, 150], [10, 150]], "打印匹配的行", 0.7],
+def test_lines_become_boxes_clipped_to_the_page_with_their_words():
+    lines = [
+        (np.array([[-3.2, 10.4], [1005.0, 12.0], [1004.0, 60.7], [-2.0, 58.9]]), "Hello world", 0.9,
+         [("Hello", 0.8, quad(5, 12, 300, 58)), ("world", 1.0, quad(320, 12, 1010, 58))]),
+        (quad(10, 60, 300, 100), "  ", 0.99, []),  # nothing readable: dropped
+        (quad(10, 110, 300, 150), "打印", 0.7, [("打", 0.7, quad(10, 110, 60, 150)), ("印", 0.7, None)]),
+        (quad(10, 160, 300, 200), "noise", 0.3, []),  # under RapidOCR's own score floor: dropped
     ]
-    recognition = parse(result, PAGE)
-    assert recognition.text == "Hello world\n打印匹配的行"
-    assert [line.confidence for line in recognition.lines] == [0.9, 0.7]
-    assert [word.text for word in recognition.lines[0].words] == ["Hello", "world"]
-    assert recognition.mean_confidence == 0.8
+    recognition = parse(lines, PAGE)
+    assert recognition.text == "Hello world\n打印"
+    first, second = recognition.lines
+    assert first.box == Box(0, 10, 1000, 51) and first.confidence == 0.9
+    # a word box pokes out of its line by a few pixels: it is kept inside the line
+    assert [(w.text, w.box, w.confidence) for w in first.words] == [("Hello", Box(5, 12, 295, 46), 0.8),
+                                                                  ("world", Box(320, 12, 680, 46), 1.0)]
+    # a word the recogniser could not place is left out of the words, not given a made-up box
+    assert [w.text for w in second.words] == ["打"]
+    assert recognition.mean_confidence == pytest.approx((0.8 + 1.0 + 0.7) / 3, abs=1e-4)
+
+
+def test_a_line_without_placed_words_gets_its_tokens_with_the_line_box():
+    [line] = parse([(quad(10, 10, 400, 50), "two words", 0.95, [])], PAGE).lines
+    assert [(w.text, w.box) for w in line.words] == [("two", line.box), ("words", line.box)]
 
 
 def test_no_text_is_an_empty_recognition():
-    recognition = parse(None, PAGE)
+    recognition = parse([], PAGE)
     assert (recognition.text, recognition.lines, recognition.mean_confidence) == ("", (), None)
 
 
 @pytest.mark.parametrize("languages", ["jpn", "chi_sim+kor", "deu"])
-def test_languages_the_models_do_not_read_are_a_configuration_error(languages, tmp_path):
+def test_languages_the_models_do_not_read_are_a_configuration_error(languages):
     with pytest.raises(ConfigurationError, match="do not read"):
         RapidOcrEngine().recognize(PAGE, languages, timeout=10)
+
+
+def test_the_engine_declares_a_local_engine_that_reads_pages_as_rendered():
+    capabilities = RapidOcrEngine().capabilities("chi_sim+eng")
+    assert capabilities.local and capabilities.read_pitch is None
+    assert "PP-OCRv6" in RapidOcrEngine().version
+
+
+def test_models_load_from_the_wheel_and_reading_needs_no_network(resources, tmp_path, monkeypatch):
+    # GIVEN no network at all: any socket the engine (or RapidOCR under it) opened would fail the test
+    def refuse(*args, **kwargs):
+        raise AssertionError("the rapidocr engine tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(rapidocr, "_readers", type(rapidocr._readers)())  # fresh readers: models load now
+    image = cv2.imread(str(resources / "zh-clean.png"), cv2.IMREAD_GRAYSCALE)
+    path = tmp_path / "000001_ocr.pgm"
+    cv2.imwrite(str(path), image)
+    page = PageImage(1, path, image.shape[1], image.shape[0], 300)
+    # WHEN a Chinese page is read  THEN its text comes back, with the model files the wheel ships
+    result = RapidOcrEngine().recognize(page, "chi_sim+eng", timeout=120)
+    assert "打印匹配给定模式的行" in result.text.replace(" ", ""), result.text
+    assert (rapidocr.model_dir() / rapidocr.DET_MODEL).is_file()
+    assert all(line.words for line in result.lines)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from s3ocr.bench.accuracy import cer
+from s3ocr.bench.scoring import cer
 from s3ocr.devstack.event_source import queue_depth
 from tests.conftest import RESOURCES, load_event
 from tests.integration.conftest import output_json, upload_bytes, upload_quietly

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s3ocr.bench import accuracy, corpus
-from s3ocr.bench.accuracy import PageScore, cer, levenshtein
+from s3ocr.bench import accuracy, corpus, tables
+from s3ocr.bench.accuracy import PageScore
+from s3ocr.bench.scoring import bag_of_characters, cer, levenshtein, normalise
 
 
 @pytest.mark.parametrize(
@@ -23,8 +24,9 @@ def test_levenshtein(a, b, distance):
     assert levenshtein(b, a) == distance
 
 
-def test_cer_ignores_all_whitespace():
-    # GIVEN Tesseract's spaced CJK output and a reference with newlines WHEN scored THEN no error counts
+def test_scores_normalise_with_nfkc_and_ignore_all_whitespace():
+    # GIVEN Tesseract's spaced CJK output, full-width letters, and a reference with newlines
+    assert normalise("ＡＢ　c\n d") == "ABcd"
     assert cer("命令解释\n程序 shell", "命 令 解 释 程 序 s h e l l") == 0.0
 
 
@@ -35,44 +37,80 @@ def test_cer_is_distance_over_reference_length():
     assert cer("", "x") == 1.0
 
 
-def test_recipe_for_config():
-    assert accuracy.recipe_for("raw") == "none"
-    assert accuracy.recipe_for("auto") == "auto"
-    assert accuracy.recipe_for("grayscale+median_denoise") == "grayscale,median_denoise"
+def test_bag_of_characters_ignores_order_and_counts_repeats():
+    # GIVEN two columns read in the wrong order: every character right
+    assert bag_of_characters("abc def", "def abc").f1 == 1.0
+    assert cer("abc def", "def abc") > 0.5
+    # AND a reading with a character missing and one extra
+    score = bag_of_characters("aab", "abc")
+    assert (score.precision, score.recall) == pytest.approx((2 / 3, 2 / 3))
+    assert bag_of_characters("ab", "").f1 == 0.0
 
 
-def test_load_corpus_reads_the_manifest(tmp_path):
-    entry = {"image": "zh-clean.png", "truth": "zh-clean.gt.txt", "lang": "zh", "degradation": "clean"}
-    (tmp_path / "manifest.json").write_text(json.dumps([entry]))
-    [sample] = accuracy.load_corpus(tmp_path)
-    assert sample.image == tmp_path / "zh-clean.png"
-    assert (sample.lang, sample.degradation, sample.font) == ("zh", "clean", "")
+def test_configs_name_a_recipe_and_an_engine():
+    assert (accuracy.recipe_for("raw@tesseract"), accuracy.engine_for("raw@tesseract")) == ("none", "tesseract")
+    assert (accuracy.recipe_for("auto"), accuracy.engine_for("auto")) == ("auto", "auto")
+    assert (accuracy.recipe_for("rapidocr"), accuracy.engine_for("rapidocr")) == ("auto", "rapidocr")
+    assert accuracy.recipe_for("grayscale+median_denoise@tesseract") == "grayscale,median_denoise"
 
 
-def score(lang: str, kind: str, config: str, value: float) -> PageScore:
-    return PageScore(f"{lang}-{kind}.png", lang, kind, config, value, 1.0, {}, "")
+def test_load_corpus_reads_real_and_rendered_manifests(tmp_path):
+    entries = [{"image": "zh-clean.png", "truth": "zh-clean.gt.txt", "lang": "zh", "degradation": "clean"},
+               {"image": "omni-x.jpg", "truth": "t.txt", "lang": "zh", "kind": "book", "set": "document"},
+               {"image": "sroie-1.jpg", "truth": "t.txt", "lang": "en", "kind": "receipt", "set": "document"}]
+    (tmp_path / "manifest.json").write_text(json.dumps(entries))
+    rendered, book, receipt = accuracy.load_corpus(tmp_path)
+    assert rendered.image == tmp_path / "zh-clean.png"
+    assert (rendered.kind, rendered.set, rendered.ordered_truth) == ("clean", "rendered", True)
+    assert (book.kind, book.set, book.ordered_truth) == ("book", "document", True)
+    assert receipt.ordered_truth is False  # the truth's order is a heuristic: CER does not count
 
 
-def test_markdown_table_has_a_cell_per_kind_and_config_and_mean_rows():
+def score(lang: str, kind: str, config: str, value: float, image: str = "", text: str = "x", f1: float = 1.0,
+          page_set: str = "rendered") -> PageScore:
+    image = image or f"{lang}-{kind}.png"
+    ordered = page_set == "rendered" or image.startswith(accuracy.ORDERED_TRUTH)
+    return PageScore(image, lang, kind, page_set, ordered, config, value, f1, f1, 1.0, 2.0,
+                     "ok" if text else "no_text_found", {}, text)
+
+
+def test_kind_table_has_a_cell_per_kind_and_config_and_mean_rows():
     # GIVEN two kinds of zh pages (one with two pages) and one en page, scored in two configs
     scores = [
         score("zh", "clean", "raw", 0.1),
         score("zh", "clean", "auto", 0.0),
-        score("zh", "rot90", "raw", 1.0),
-        score("zh", "rot90", "auto", 0.2),
-        score("zh", "rot90", "raw", 0.8),
-        score("zh", "rot90", "auto", 0.0),
+        score("zh", "rot90", "raw", 1.0, "a.png"),
+        score("zh", "rot90", "auto", 0.2, "a.png"),
+        score("zh", "rot90", "raw", 0.8, "b.png"),
+        score("zh", "rot90", "auto", 0.0, "b.png"),
         score("en", "clean", "raw", 0.004),
         score("en", "clean", "auto", 0.002),
     ]
     # WHEN tabulated
-    table = accuracy.markdown_table(scores, ["raw", "auto"]).splitlines()
+    table = tables.kind_table(scores, ["raw", "auto"]).splitlines()
     # THEN pages of a kind are averaged, then kinds are averaged with equal weight
     assert table[0] == "| lang | degradation | raw | auto |"
     assert "| zh | rot90 | 0.900 | 0.100 |" in table
     assert "| zh | **mean** | **0.500** | **0.050** |" in table
     assert "| en | clean | 0.004 | 0.002 |" in table
-    assert table[-1] == "| all | seconds/page | 1.0 | 1.0 |"
+    assert table[-2:] == ["| all | seconds/page | 1.0 | 1.0 |", "| all | CPU-s/page | 2.0 | 2.0 |"]
+
+
+def test_checks_name_pages_worse_than_bare_tesseract_and_pages_left_blank():
+    # GIVEN three real pages: one read like bare Tesseract, one worse beyond the slack, one left without text
+    real = {"page_set": "document"}
+    scores = [score("en", "scan", "bare-tesseract", 0.10, "tess-a.tif", f1=0.95, **real),
+              score("en", "scan", "auto", 0.12, "tess-a.tif", f1=0.94, **real),
+              score("en", "form", "bare-tesseract", 0.10, "funsd-b.png", f1=0.95, **real),
+              score("en", "form", "auto", 0.90, "funsd-b.png", f1=0.80, **real),
+              score("en", "scan", "bare-tesseract", 0.30, "tess-c.tif", f1=0.70, **real),
+              score("en", "scan", "auto", 1.00, "tess-c.tif", f1=0.0, text="", **real)]
+    found = tables.checks(scores, ["bare-tesseract", "auto"])
+    # THEN the worse page is named by its bag-F1 (its CER does not count: the form's truth order is a
+    # heuristic), the blank one by both measures and as a page a bare engine reads
+    assert found[0].startswith("- auto: 3 page(s) worse") and "funsd-b.png bag-F1 0.800 < 0.950" in found[0]
+    assert "funsd-b.png CER" not in found[0] and "tess-c.tif CER 1.000 > 0.300" in found[0]
+    assert found[1] == "- auto: 1 page(s) without text that a bare engine reads: tess-c.tif (read by bare-tesseract)"
 
 
 def test_man_paragraphs_strip_troff(tmp_path):

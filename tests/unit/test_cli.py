@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from s3ocr.bench.accuracy import cer
+from s3ocr.bench.scoring import cer
 from s3ocr.cli import main
 
 

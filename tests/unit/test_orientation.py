@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import cv2
 import numpy as np
 import pytest
 
@@ -79,56 +76,25 @@ def test_rotate_small_grows_canvas_and_fills_with_paper():
     assert orientation.rotate_small(page, 0.0) is page
 
 
-def test_text_crop_takes_the_inked_band():
-    page = np.full((300, 50), 255, np.uint8)
-    page[200:230, 5:45] = 0
-    crop = orientation.text_crop(page, rows=40)
-    assert crop.shape == (40, 50)
-    assert (crop < 128).sum() == 30 * 40
+def way(name: str, text: str, confidence: float) -> orientation.Way:
+    from s3ocr.models import Box, Line, Recognition, Word
+
+    words = tuple(Word(token, Box(0, 0, 1, 1), confidence) for token in text.split())
+    lines = (Line(text, Box(0, 0, 1, 1), confidence, words),) if text else ()
+    return orientation.Way(name, 0, Recognition(text, lines, confidence if text else None))
 
 
-def test_confident_osd_is_taken(monkeypatch):
-    # GIVEN OSD sure the page is upside down
-    monkeypatch.setattr(orientation, "_osd", lambda gray: (180, 9.5))
-    monkeypatch.setattr(orientation, "read_confidence", lambda *a: pytest.fail("probe must not run"))
-    # WHEN orientation is detected THEN OSD's answer is used
-    result = orientation.detect_orientation(striped_page(), "eng", pitch=30)
-    assert (result.rotation, result.method) == (180, "osd")
+def test_the_first_sure_reading_is_kept_in_the_order_tried():
+    ways = [way("as_planned", "ʇxǝʇ uʍop ǝpısdn", 0.3), way("turned_180", "upside down text", 0.9),
+            way("as_came", "upside down text too", 0.95)]
+    assert orientation.best_way(ways, sure_confidence=0.6).name == "turned_180"
 
 
-@pytest.mark.parametrize("osd", [None, (0, 1.2), (90, 8.0)])
-@pytest.mark.parametrize(("upright", "flipped", "expected"), [(40.0, 90.0, 180), (85.0, 30.0, 0)])
-def test_unsure_osd_falls_back_to_reading_both_ways(monkeypatch, osd, upright, flipped, expected):
-    # GIVEN OSD has no answer, a weak one, or one contradicting the measured line axis
-    monkeypatch.setattr(orientation, "_osd", lambda gray: osd)
-    # AND Tesseract reads the crop as it is, then flipped, with these confidences
-    answers = iter([upright, flipped])
-    monkeypatch.setattr(orientation, "read_confidence", lambda crop, languages: next(answers))
-    # WHEN detected THEN the better read orientation wins
-    result = orientation.detect_orientation(striped_page(), "eng", pitch=30)
-    assert (result.rotation, result.method) == (expected, "probe")
-    assert result.confidence == abs(flipped - upright)
-
-
-def test_page_without_lines_is_left_as_it_is(monkeypatch):
-    monkeypatch.setattr(orientation, "_osd", lambda gray: pytest.fail("OSD must not run"))
-    result = orientation.detect_orientation(np.full((50, 50), 255, np.uint8), "eng", pitch=0.0)
-    assert (result.rotation, result.method) == (0, "none")
-
-
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract binary")
-def test_upside_down_text_is_found_with_real_tesseract():
-    # GIVEN a line of real text, rendered and turned upside down
-    from PIL import Image, ImageDraw, ImageFont
-
-    try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 40)
-    except OSError:
-        pytest.skip("DejaVu font not installed")
-    image = Image.new("L", (1400, 400), 255)
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(["The quick brown fox jumps over", "the lazy dog near the riverbank", "every single day"]):
-        draw.text((40, 40 + 60 * i), line, font=font, fill=0)
-    page = cv2.rotate(np.array(image), cv2.ROTATE_180)
-    # WHEN orientation is detected THEN it must be turned 180 degrees
-    assert orientation.detect_orientation(page, "eng", pitch=60).rotation == 180
+def test_without_a_sure_reading_the_one_saying_most_surely_is_kept():
+    # GIVEN garbage read at low confidence, and fewer words read at better than even odds
+    ways = [way("as_planned", "a b c d e f g h", 0.45), way("as_came", "several real words", 0.55)]
+    # THEN the words under even odds count for nothing, and the surer reading wins
+    assert orientation.quality(ways[0].reading) == 0
+    assert orientation.best_way(ways, sure_confidence=0.6).name == "as_came"
+    # AND an empty reading is never sure, even at full confidence
+    assert not orientation.is_sure(way("x", "", 1.0).reading, 0.6)

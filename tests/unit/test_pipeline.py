@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from s3ocr.engines.base import Capabilities
 from s3ocr.errors import EngineError, EngineUnavailableError, PageTimeoutError
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult
 from s3ocr.pipeline import ordered_concurrent_map, process_local_file
@@ -14,8 +15,16 @@ from s3ocr.settings import Settings
 from tests.fakes import FakeEngine
 
 
-def _tiff(tmp_path: Path, pages: int) -> Path:
-    frames = [Image.new("L", (50, 40), 255) for _ in range(pages)]
+def _inked(width: int = 200, height: int = 120) -> Image.Image:
+    """A small page with a few dark marks on it: not blank, so an engine is asked to read it."""
+    page = Image.new("L", (width, height), 255)
+    for left in range(20, width - 30, 30):
+        page.paste(0, (left, 40, left + 20, 70))
+    return page
+
+
+def _tiff(tmp_path: Path, pages: int, blank: bool = False) -> Path:
+    frames = [Image.new("L", (200, 120), 255) if blank else _inked() for _ in range(pages)]
     path = tmp_path / "doc.tif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
     return path
@@ -67,10 +76,24 @@ def test_page_cap_truncates_and_says_so(tmp_path):
     assert len(outcome.pages) == 2 and outcome.page_count == 4 and outcome.truncated and outcome.status == "partial"
 
 
-def test_blank_page_is_empty_not_failed(tmp_path):
-    outcome = process_local_file(_tiff(tmp_path, 1), DocumentRef("", "doc.tif"), _settings(tmp_path),
-                                 FakeEngine(text=""))
+def test_a_blank_page_is_empty_and_costs_no_engine_call(tmp_path):
+    # GIVEN a page of paper alone  WHEN the document is read
+    engine = FakeEngine()
+    outcome = process_local_file(_tiff(tmp_path, 1, blank=True), DocumentRef("", "doc.tif"), _settings(tmp_path),
+                                 engine)
+    # THEN the page is empty, the document ok, and no engine was asked (a cloud service would bill the call)
     assert isinstance(outcome, DocumentResult) and outcome.pages[0].status == "empty" and outcome.status == "ok"
+    assert engine.seen == [] and outcome.pages[0].preprocessing == {"blank": True}
+
+
+def test_a_page_with_ink_and_no_text_is_no_text_found_and_the_document_partial(tmp_path):
+    # GIVEN a page with marks on it that the engine reads no text in
+    engine = FakeEngine(text="")
+    outcome = process_local_file(_tiff(tmp_path, 2), DocumentRef("", "doc.tif"), _settings(tmp_path), engine)
+    # THEN neither page passes as ok: each says no text was found, and the document is partial
+    assert isinstance(outcome, DocumentResult)
+    assert [page.status for page in outcome.pages] == ["no_text_found", "no_text_found"]
+    assert outcome.status == "partial"
 
 
 @pytest.mark.parametrize(("content", "reason"), [(b"", "empty_file"), (bytes(range(256)), "unsupported_type"),
@@ -80,56 +103,6 @@ def test_bad_input_becomes_a_typed_failure(tmp_path, content, reason):
     path.write_bytes(content)
     outcome = process_local_file(path, DocumentRef("", "bad.pdf"), _settings(tmp_path), FakeEngine())
     assert isinstance(outcome, DocumentFailure) and outcome.reason == reason
-
-
-class OrientationSensitiveEngine:
-    """Sure of its reading only when the page's dark mark is at the top: a stand-in for upside-down text."""
-
-    name = "oriented"
-    version = "0"
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def recognize(self, page, languages, timeout):
-        import cv2
-
-        from s3ocr.models import Recognition
-
-        self.reads += 1
-        image = cv2.imread(str(page.path), cv2.IMREAD_GRAYSCALE)
-        upright = image[: image.shape[0] // 2].mean() < image[image.shape[0] // 2 :].mean()
-        return Recognition(text="upright" if upright else "nwop ǝpısdn", lines=(),
-                           mean_confidence=0.92 if upright else 0.3)
-
-
-def _marked_page(top_dark: bool):
-    import numpy as np
-
-    image = np.full((40, 30), 255, np.uint8)
-    image[:10] = 0
-    return image if top_dark else np.ascontiguousarray(image[::-1])
-
-
-@pytest.mark.parametrize(("top_dark", "reads", "rotation", "text"), [(True, 1, 0, "upright"),
-                                                                     (False, 2, 180, "upright")])
-def test_an_unsure_reading_is_retried_upside_down_and_the_surer_one_kept(tmp_path, top_dark, reads, rotation, text):
-    import cv2
-
-    from s3ocr.models import PageImage
-    from s3ocr.reading import recognize_either_way
-
-    image = _marked_page(top_dark)
-    path = tmp_path / "000001_ocr.pgm"
-    cv2.imwrite(str(path), image)
-    prepared = {"rotation": 0, "steps": ["grayscale"], "orientation": {"method": "deferred", "confidence": 0.0}}
-    engine = OrientationSensitiveEngine()
-    recognition, page, report = recognize_either_way(prepared, PageImage(1, path, 30, 40, 300), tmp_path, [],
-                                                     Settings(work_dir=tmp_path), engine)
-    assert (engine.reads, report["rotation"], recognition.text) == (reads, rotation, text)
-    if rotation:  # the page handed on is the turned one, so boxes match the reading
-        assert report["orientation"]["method"] == "reread" and "rotate_180" in report["steps"]
-        assert page.path.name == "000001_ocr180.pgm"
 
 
 def test_a_long_first_item_does_not_leave_the_other_worker_idle():
@@ -155,7 +128,8 @@ def test_a_long_first_item_does_not_leave_the_other_worker_idle():
 
 
 class BandReadingEngine(FakeEngine):
-    reads_bands = True
+    def __init__(self) -> None:
+        super().__init__(capabilities=Capabilities(local=True))
 
 
 def _text_page(height: int = 3000, width: int = 2000, pitch: int = 60) -> Image.Image:
@@ -210,8 +184,8 @@ def test_a_file_without_a_resolution_is_read_at_the_one_its_lines_suggest(tmp_pa
 
 
 class PitchedDpiRecorder(DpiRecorder):
-    def read_pitch(self, languages: str) -> float:
-        return 50.0
+    def capabilities(self, languages: str) -> Capabilities:
+        return Capabilities(read_pitch=50.0)
 
 
 def test_large_text_is_read_at_the_engines_pitch_and_the_engine_is_told_the_resolution_it_is_read_at(tmp_path):

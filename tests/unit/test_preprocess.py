@@ -1,4 +1,4 @@
-"""Preprocessing: each step and measurement on small synthetic pages, and the auto recipe's decisions."""
+"""Preprocessing: each step and measurement on small synthetic pages, and the auto recipe's plan."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from s3ocr import orientation, preprocess
 from s3ocr.errors import ConfigurationError
-from s3ocr.preprocess import Prepared, prepare, resolve_recipe
+from s3ocr.plan import Prepared, prepare
+from s3ocr.preprocess import resolve_recipe
 
 
 def text_page(height: int = 600, width: int = 500, pitch: int = 30) -> np.ndarray:
@@ -141,45 +142,25 @@ def test_fixed_recipe_applies_its_steps_and_reports_them():
     assert isinstance(prepared, Prepared)
     assert prepared.image.ndim == 2
     assert set(np.unique(prepared.image)) <= {0, 255}
-    assert prepared.report["steps"] == ["grayscale", "gaussian_blur", "threshold_127"]
-    assert prepared.report["rotation"] == 0
+    assert prepared.plan.steps == ("grayscale", "gaussian_blur", "threshold_127")
+    assert prepared.plan.rotation == 0 and not prepared.plan.rejected
 
 
-@pytest.fixture
-def upright(monkeypatch):
-    """A fake orientation detector (Tesseract is not run in unit tests); set ``.rotation`` to answer."""
-
-    class FakeDetector:
-        rotation = 0
-
-        def __init__(self) -> None:
-            self.calls: list[float] = []
-
-        def __call__(self, gray, languages, pitch):
-            self.calls.append(pitch)
-            return orientation.Orientation(rotation=self.rotation, method="probe", confidence=50.0)
-
-    fake = FakeDetector()
-    monkeypatch.setattr(orientation, "detect_orientation", fake)
-    monkeypatch.setattr(orientation, "read_confidence", lambda crop, languages: pytest.fail("unexpected OCR"))
-    return fake
-
-
-def test_auto_leaves_a_clean_page_alone(upright):
-    page = text_page()
+def test_auto_leaves_a_clean_page_of_body_text_alone():
+    page = text_page(height=900, pitch=64)
     prepared = prepare(page, "auto", "eng")
-    assert prepared.report["steps"] == ["grayscale"]
+    assert prepared.plan.steps == ("grayscale",) and not prepared.plan.changes_page
     assert np.array_equal(prepared.image, page)
-    assert (prepared.report["rotation"], prepared.report["skew"]) == (0, 0.0)
+    assert (prepared.plan.rotation, prepared.plan.skew) == (0, 0.0)
 
 
 @pytest.mark.parametrize(("languages", "denoise"), [("chi_sim+eng", "despeckle"), ("eng", "median_denoise")])
-def test_auto_denoises_flattens_and_deskews_only_when_measured(upright, languages, denoise):
+def test_auto_denoises_flattens_and_deskews_only_when_measured(languages, denoise):
     # GIVEN a tilted, shadowed page with salt-and-pepper noise
     page = with_specks(shadowed(orientation.rotate_small(text_page(), 3.0)))
     # WHEN prepared
     prepared = prepare(page, "auto", languages)
-    report = prepared.report
+    report = prepared.plan.report()
     # THEN each remedy was applied (the denoiser that spares CJK strokes for CJK), with its measurement
     assert report["steps"] == ["grayscale", denoise, "normalize_background", "deskew"]
     assert report["measurements"]["impulse_noise"] > preprocess.IMPULSE_NOISE_MIN
@@ -195,30 +176,66 @@ def test_uses_cjk(languages, cjk):
     assert preprocess.uses_cjk(languages) is cjk
 
 
-def test_auto_turns_a_sideways_upside_down_page_upright(upright):
-    # GIVEN a page turned 90 degrees, which the detector then finds upside down
-    upright.rotation = 180
-    page = orientation.rotate_quarter(text_page(), 270)
-    prepared = prepare(page, "auto", "eng")
-    # THEN it is turned 90 + 180 clockwise and its lines run across again
-    assert prepared.report["rotation"] == 270
-    assert prepared.image.shape == text_page().shape
-    assert "rotate_270" in prepared.report["steps"]
-    assert upright.calls[-1] == pytest.approx(30, abs=1)  # the detector was told the line pitch
+def test_auto_turns_a_page_whose_lines_clearly_run_down_a_quarter():
+    # GIVEN a page turned 90 degrees  WHEN prepared  THEN turned back a quarter (up or down is the reading's)
+    prepared = prepare(orientation.rotate_quarter(text_page(), 270), "auto", "eng")
+    assert prepared.plan.rotation == 90 and prepared.plan.lines_down
+    assert prepared.image.shape == text_page().shape  # its lines run across again
+    assert "rotate_90" in prepared.plan.steps
 
 
-def test_auto_reads_large_text_at_the_pitch_asked_for_and_leaves_the_rest_alone(upright):
+def test_a_tilt_at_the_edge_of_the_search_is_no_measurement_and_is_not_removed():
+    # GIVEN a page of lines tilted 16 degrees: beyond the ±15 degree search, which then stops at its edge
+    page = np.full((900, 900), 255, np.uint8)
+    for top in range(60, 840, 40):
+        page[top:top + 18, 60:840] = 0
+    page = orientation.rotate_small(page, 16.0)
+    # WHEN prepared  THEN nothing is deskewed, and the plan says which decision it refused and why
+    plan = prepare(page, "auto", "eng").plan
+    assert "deskew" not in plan.steps and plan.skew == 0.0
+    assert [(r.decision, r.reason) for r in plan.rejected] == [("deskew", "at the edge of the ±15° search")]
+    assert abs(plan.measurements.skew) >= 14.5
+
+
+def test_an_axis_barely_sharper_down_than_across_does_not_turn_the_page():
+    # GIVEN a grid of square blobs: as sharp down the page as across it
+    page = np.full((600, 600), 255, np.uint8)
+    for top in range(40, 560, 40):
+        for left in range(40, 560, 40):
+            page[top:top + 20, left:left + 20] = 0
+    plan = prepare(page, "auto", "eng").plan
+    # THEN no quarter turn, whichever way the measurement leant
+    assert plan.rotation == 0 and "rotate_90" not in plan.steps
+    assert plan.measurements.line_axis_sharpness < orientation.AXIS_MARGIN
+
+
+def test_auto_reads_large_text_at_the_pitch_asked_for_and_leaves_the_rest_alone():
     large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng", read_pitch=50)
-    assert large.report["scale"] == 0.5 and "downscale" in large.report["steps"]
+    assert large.plan.scale == 0.5 and "downscale" in large.plan.steps
     assert large.image.shape == (600, 500)
     for pitch, read_pitch in ((52, 50), (100, None)):  # within 10 % of the pitch asked for; no pitch asked for
         page = prepare(text_page(height=1200, width=1000, pitch=pitch), "auto", "eng", read_pitch=read_pitch)
-        assert page.report["scale"] == 1.0 and "downscale" not in page.report["steps"]
+        assert page.plan.scale == 1.0 and "downscale" not in page.plan.steps
         assert page.image.shape == (1200, 1000)
 
 
-def test_auto_reports_small_text_as_low_resolution(upright):
-    assert prepare(text_page(height=900, pitch=32), "auto", "eng").report["dpi"] == 150
-    assert prepare(text_page(height=900, pitch=64), "auto", "eng").report["dpi"] is None
+def test_auto_reports_small_text_as_low_resolution():
+    assert prepare(text_page(height=900, pitch=32), "auto", "eng").plan.dpi == 150
+    assert prepare(text_page(height=900, pitch=64), "auto", "eng").plan.dpi is None
     # ... and still estimates the resolution, for files that do not state theirs
-    assert prepare(text_page(height=900, pitch=64), "auto", "eng").report["dpi_estimate"] == 300
+    assert prepare(text_page(height=900, pitch=64), "auto", "eng").plan.dpi_estimate == 300
+
+
+def test_a_blank_page_is_known_blank_and_a_page_with_a_word_is_not():
+    paper = np.full((3508, 2480), 235, np.uint8)
+    assert preprocess.is_blank(paper)
+    # scanner dust and noise are not marks
+    rng = np.random.default_rng(3)
+    dusty = np.clip(paper.astype(np.int16) + rng.normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
+    dusty[1000:1003, 500:503] = 60
+    assert preprocess.is_blank(dusty)
+    # one short word is
+    word = paper.copy()
+    for left in range(1000, 1200, 45):
+        word[1700:1750, left:left + 30] = 30
+    assert not preprocess.is_blank(word)

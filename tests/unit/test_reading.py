@@ -1,4 +1,5 @@
-"""A page's reading when the first one is unsure: turned 180 degrees, or read as vertical CJK writing."""
+"""A page's plan confirmed by its reading: the other ways are read only when the first reading is unsure, the
+surest is kept, and the page as it came is always among them when the plan changed the page."""
 
 from __future__ import annotations
 
@@ -8,93 +9,160 @@ import cv2
 import numpy as np
 import pytest
 
-from s3ocr.models import PageImage, Recognition
-from s3ocr.reading import recognize_either_way
+from s3ocr.engines.base import BaseEngine, Capabilities
+from s3ocr.models import Box, Line, PageImage, Recognition, Word
+from s3ocr.plan import Measurements, PagePlan
+from s3ocr.reading import DocumentWriting, read_page_image
 from s3ocr.settings import Settings
 
 UNSURE, SURE = 0.3, 0.9
+DOWN = Measurements(impulse_noise=0.0, uneven_light=0.0, line_axis_sharpness=1.5, lines_down=True, skew=0.0,
+                    line_pitch=40.0)
+TURNED = PagePlan(recipe="auto", steps=("grayscale", "rotate_90"), rotation=90, measurements=DOWN)
+PLAIN = PagePlan(recipe="auto", steps=("grayscale",))
+DESKEWED = PagePlan(recipe="auto", steps=("grayscale", "deskew"), skew=2.0)
 
 
-class WayUpEngine:
-    """Unsure of every page it reads turned as prepared; ``vertical`` sets how sure its column reading is
-    (None: it has no vertical models)."""
+def reading(text: str, confidence: float) -> Recognition:
+    words = tuple(Word(token, Box(0, 0, 1, 1), confidence) for token in text.split())
+    lines = (Line(text, Box(0, 0, 1, 1), confidence, words),) if text else ()
+    return Recognition(text=text, lines=lines, mean_confidence=confidence if text else None)
+
+
+class WayEngine(BaseEngine):
+    """Reads each image by what it is (``answers``: the image's file kind -> reading); records what it read."""
 
     name = "fake"
     version = "0"
 
-    def __init__(self, vertical: float | None) -> None:
+    def __init__(self, answers: dict[str, Recognition], local: bool = True,
+                 vertical: Recognition | None = None) -> None:
+        self.answers = answers
         self.vertical = vertical
-        self.reads: list[tuple[str, tuple[int, ...]]] = []
+        self.local = local
+        self.reads: list[str] = []
 
-    def _shape(self, page: PageImage) -> tuple[int, ...]:
-        return tuple(cv2.imread(str(page.path), cv2.IMREAD_GRAYSCALE).shape)
+    def capabilities(self, languages: str) -> Capabilities:
+        return Capabilities(local=self.local, sure_confidence=0.6)
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
-        self.reads.append(("across", self._shape(page)))
-        return Recognition(text="sideways", lines=(), mean_confidence=UNSURE)
+        kind = page.path.stem.split("_")[1]
+        self.reads.append(kind)
+        return self.answers.get(kind, reading("", 0.0))
 
-    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
-        self.reads.append(("vertical", self._shape(page)))
-        if self.vertical is None:
-            return None
-        return Recognition(text="竖排", lines=(), mean_confidence=self.vertical)
-
-
-def _turned_page(tmp_path: Path, lines: str) -> tuple[PageImage, dict]:
-    """A prepared page 30 wide and 40 tall that prepare() turned a quarter (its lines ran ``lines``)."""
-    path = tmp_path / "000001_ocr.pgm"
-    cv2.imwrite(str(path), np.full((40, 30), 255, np.uint8))
-    report = {"rotation": 90, "steps": ["grayscale", "rotate_90"], "lines": lines, "bands": [[0, 20], [20, 40]],
-              "orientation": {"method": "deferred", "confidence": 0.0}}
-    return PageImage(1, path, 30, 40, 300), report
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        self.reads.append("vertical")
+        return self.vertical or reading("sideways garbage", UNSURE)
 
 
-def test_a_page_whose_lines_ran_down_is_read_as_vertical_writing_when_the_turned_reading_is_unsure(tmp_path):
-    # GIVEN a page turned a quarter because its lines ran down it, which reads unsure turned
-    page, report = _turned_page(tmp_path, "down")
-    engine = WayUpEngine(vertical=SURE)
-    # WHEN it is read
-    recognition, read_page, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path),
-                                                         engine)
-    # THEN the sure column reading of the page as it stood (the quarter turn undone) is kept, no 180 reread
-    assert recognition.text == "竖排" and engine.reads == [("across", (40, 30)), ("vertical", (30, 40))]
-    assert (read_page.width, read_page.height) == (40, 30)
-    assert final["rotation"] == 0 and final["writing"] == "vertical" and "rotate_90" not in final["steps"]
-    assert final["orientation"] == {"method": "vertical", "as_prepared": UNSURE, "confidence": SURE}
-    assert "bands" not in final  # what was read is the whole page
+def pages(tmp_path: Path) -> tuple[PageImage, PageImage]:
+    """The page as it came (40 wide, 30 tall) and as prepared (turned a quarter: 30 wide, 40 tall)."""
+    came, prepared = tmp_path / "000001_page.pgm", tmp_path / "000001_ocr.pgm"
+    cv2.imwrite(str(came), np.full((30, 40), 255, np.uint8))
+    cv2.imwrite(str(prepared), np.full((40, 30), 255, np.uint8))
+    return PageImage(1, came, 40, 30, 0), PageImage(1, prepared, 30, 40, 300)
 
 
-@pytest.mark.parametrize("vertical", [None, UNSURE])
-def test_without_a_sure_vertical_reading_the_page_is_tried_upside_down_as_before(tmp_path, vertical):
-    page, report = _turned_page(tmp_path, "down")
-    engine = WayUpEngine(vertical=vertical)
-    *_, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine)
-    assert [way for way, _ in engine.reads] == ["across", "vertical", "across"]
-    assert final["orientation"]["method"] == "reread" and "writing" not in final
+def read(tmp_path: Path, plan: PagePlan, engine: WayEngine, languages: str = "eng", **options):
+    came, prepared = pages(tmp_path)
+    settings = Settings(work_dir=tmp_path, languages=languages)
+    return read_page_image(plan, came, prepared, tmp_path, [], settings, engine, **options)
 
 
-def test_a_page_whose_lines_ran_across_is_never_read_as_vertical_writing(tmp_path):
-    page, report = _turned_page(tmp_path, "across")
-    engine = WayUpEngine(vertical=SURE)
-    recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine)
-    assert [way for way, _ in engine.reads] == ["across", "across"]
+def test_a_sure_reading_as_planned_is_the_only_one(tmp_path):
+    engine = WayEngine({"ocr": reading("upright text", SURE)})
+    result = read(tmp_path, TURNED, engine)
+    assert engine.reads == ["ocr"] and result.way == "as_planned" and result.rotation == 90
+    assert result.report(TURNED)["read"] == {"kept": "as_planned",
+                                            "tried": [{"way": "as_planned", "confidence": SURE, "characters": 12}]}
+
+
+def test_an_unsure_reading_is_tried_upside_down_and_the_sure_one_kept(tmp_path):
+    # GIVEN a page read unsure as planned, and sure turned 180 degrees
+    engine = WayEngine({"ocr": reading("ʇxǝʇ", UNSURE), "ocr180": reading("upright text", SURE)})
+    # WHEN read  THEN the turned reading is kept, of the turned image, and the report says both
+    result = read(tmp_path, PLAIN, engine)
+    assert engine.reads == ["ocr", "ocr180"] and result.recognition.text == "upright text"
+    assert result.way == "turned_180" and result.rotation == 180 and result.image.path.name == "000001_ocr180.pgm"
+    report = result.report(PLAIN)
+    assert report["rotation"] == 180 and report["steps"] == ["grayscale", "rotate_180"]
+    assert [way["way"] for way in report["read"]["tried"]] == ["as_planned", "turned_180"]
+
+
+def test_a_plan_that_left_the_page_unreadable_is_undone(tmp_path):
+    # GIVEN a page deskewed by the plan that then reads nothing either way up, but reads as it came
+    engine = WayEngine({"ocr": reading("", 0.0), "ocr180": reading("", 0.0), "page": reading("the real text", 0.8)})
+    # WHEN read  THEN the page as it came is read, and its reading is kept: the plan is undone in the report
+    result = read(tmp_path, DESKEWED, engine)
+    assert engine.reads == ["ocr", "ocr180", "page"] and result.recognition.text == "the real text"
+    assert result.way == "as_came" and (result.image.width, result.image.dpi) == (40, 0)
+    report = result.report(DESKEWED)
+    assert report["steps"] == ["grayscale"] and report["skew"] == 0.0 and report["read"]["kept"] == "as_came"
+
+
+def test_a_plan_that_changed_nothing_is_not_read_again_as_it_came(tmp_path):
+    engine = WayEngine({"ocr": reading("a few words", UNSURE)})
+    result = read(tmp_path, PLAIN, engine)
+    assert engine.reads == ["ocr", "ocr180"] and result.way == "as_planned"
+
+
+def test_when_every_way_is_unsure_the_one_that_says_most_surely_is_kept(tmp_path):
+    engine = WayEngine({"ocr": reading("x y", 0.55), "ocr180": reading("q", 0.5),
+                        "page": reading("several words read", 0.58)})
+    assert read(tmp_path, DESKEWED, engine).way == "as_came"
+
+
+def test_a_cloud_engine_reads_once_whatever_it_reads(tmp_path):
+    # GIVEN an engine billed per call, unsure of the page  WHEN read  THEN one call, its reading taken
+    engine = WayEngine({"ocr": reading("", 0.0)}, local=False)
+    result = read(tmp_path, DESKEWED, engine)
+    assert engine.reads == ["ocr"] and result.way == "as_planned"
+
+
+def test_a_page_whose_lines_ran_down_is_read_standing_as_vertical_writing_first(tmp_path):
+    # GIVEN a Chinese page turned a quarter by the plan, unsure turned, sure read standing in columns
+    engine = WayEngine({"ocr": reading("sideways", UNSURE)}, vertical=reading("竖排 文字", SURE))
+    writing = DocumentWriting()
+    result = read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing)
+    # THEN the column reading of the page as it stood is kept, before any 180 degree reread
+    assert engine.reads == ["ocr", "vertical"] and result.way == "standing" and result.rotation == 0
+    report = result.report(TURNED)
+    assert report["writing"] == "vertical" and report["rotation"] == 0 and "rotate_90" not in report["steps"]
+    # AND the document now expects columns: its next such page is read standing first, and only so
+    assert writing.vertical
+    engine.reads.clear()
+    assert read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing).way == "standing"
+    assert engine.reads == ["vertical"]
+
+
+@pytest.mark.parametrize("languages", ["eng", "deu"])
+def test_latin_pages_are_never_read_as_vertical_writing(tmp_path, languages):
+    engine = WayEngine({"ocr": reading("sideways", UNSURE)}, vertical=reading("竖排", SURE))
+    read(tmp_path, TURNED, engine, languages=languages)
+    assert "vertical" not in engine.reads
 
 
 def test_a_reading_made_in_bands_is_not_made_again_on_the_whole_page(tmp_path):
-    # GIVEN the page's reading as prepared, made in bands, and unsure
-    page, report = _turned_page(tmp_path, "across")
-    banded = Recognition(text="in bands", lines=(), mean_confidence=0.5)
-    engine = WayUpEngine(vertical=None)
-    # WHEN the other ways are tried  THEN only the 180 degree turn is read, and the banded reading, surer, kept
-    recognition, _, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine,
-                                                 first=banded)
-    assert [way for way, _ in engine.reads] == ["across"] and recognition.text == "in bands"
-    assert final["bands"] == [[0, 20], [20, 40]]
+    # GIVEN the page's reading as planned, made in bands, and unsure
+    engine = WayEngine({"ocr180": reading("", 0.0)})
+    banded = reading("in bands text", 0.5)
+    # WHEN the other ways are tried  THEN only the 180 degree turn is read, and the banded reading is kept
+    result = read(tmp_path, PLAIN, engine, first=banded)
+    assert engine.reads == ["ocr180"] and result.recognition.text == "in bands text"
+
+
+def test_an_engine_may_replace_an_unsure_reading_with_a_second_opinion(tmp_path):
+    class SecondOpinion(WayEngine):
+        def reconsider(self, page, languages, timeout, first):
+            return Recognition(text="better", lines=(), mean_confidence=0.95, engine="other")
+
+    result = read(tmp_path, PLAIN, SecondOpinion({"ocr": reading("upright text", SURE)}))
+    assert result.recognition.text == "better" and result.report(PLAIN)["read"]["second_opinion"] == "other"
 
 
 def test_a_page_of_vertical_chinese_is_read_in_columns_by_tesseract(resources, tmp_path):
     # GIVEN a page of vertical Chinese writing (Tesseract's chi_sim_vert installed, as the runtime list has it)
-    from s3ocr.bench.accuracy import cer
+    from s3ocr.bench.scoring import cer
     from s3ocr.engines.tesseract import TesseractEngine
     from s3ocr.models import DocumentRef, DocumentResult
     from s3ocr.pipeline import process_local_file
@@ -103,54 +171,8 @@ def test_a_page_of_vertical_chinese_is_read_in_columns_by_tesseract(resources, t
     settings = Settings(work_dir=tmp_path / "work", workers=1, languages="chi_sim+eng")
     outcome = process_local_file(resources / "zh-vertical.png", DocumentRef("", "zh-vertical.png"), settings,
                                  TesseractEngine(backend="api"))
-    # THEN in columns: the characters come back in reading order, and the page says how it was read
+    # THEN in columns, right to left: the characters come back in reading order, and the page says how
     assert isinstance(outcome, DocumentResult)
     page = outcome.pages[0]
     assert page.preprocessing["writing"] == "vertical" and page.preprocessing["rotation"] == 0
     assert cer((resources / "zh-vertical.txt").read_text(encoding="utf-8"), page.text) < 0.1, page.text
-
-
-def test_once_a_page_read_as_vertical_writing_the_next_ones_are_read_that_way_first(tmp_path):
-    from s3ocr.reading import DocumentWriting
-
-    # GIVEN a document whose first page turns out to be vertical writing
-    writing = DocumentWriting()
-    engine = WayUpEngine(vertical=SURE)
-    page, report = _turned_page(tmp_path, "down")
-    recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine, writing=writing)
-    assert writing.vertical and [way for way, _ in engine.reads] == ["across", "vertical"]
-    # WHEN its next page, lines running down too, is read
-    engine.reads.clear()
-    recognition, _, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), engine,
-                                                 writing=writing)
-    # THEN it is read in columns straight away, and says so
-    assert [way for way, _ in engine.reads] == ["vertical"] and recognition.text == "竖排"
-    assert final["orientation"] == {"method": "vertical", "as_prepared": None, "confidence": SURE}
-    # AND a page that is not vertical writing after all still gets every other way
-    unsure = WayUpEngine(vertical=UNSURE)
-    *_, final = recognize_either_way(report, page, tmp_path, [], Settings(work_dir=tmp_path), unsure,
-                                     writing=writing)
-    assert [way for way, _ in unsure.reads] == ["vertical", "across", "across"]
-    assert final["orientation"]["method"] == "reread"
-
-
-def test_a_document_of_vertical_pages_reads_its_later_pages_in_columns_first(tmp_path):
-    from PIL import Image
-
-    from s3ocr.models import DocumentRef, DocumentResult
-    from s3ocr.pipeline import process_local_file
-
-    # GIVEN a 3-page TIFF whose 'lines' run down the page, and one worker
-    column = Image.new("L", (2000, 3000), 240)
-    for i in range(25):
-        column.paste(20, (100 + i * 70, 100, 100 + i * 70 + 35, 2900))
-    path = tmp_path / "doc.tif"
-    column.save(path, save_all=True, append_images=[column, column])
-    engine = WayUpEngine(vertical=SURE)
-    settings = Settings(work_dir=tmp_path / "work", workers=1)
-    # WHEN it is read
-    outcome = process_local_file(path, DocumentRef("", "doc.tif"), settings, engine)
-    # THEN page 1 was read turned, then in columns; pages 2 and 3 in columns only, and each says vertical
-    assert isinstance(outcome, DocumentResult)
-    assert [way for way, _ in engine.reads] == ["across", "vertical", "vertical", "vertical"]
-    assert [page.preprocessing["writing"] for page in outcome.pages] == ["vertical"] * 3

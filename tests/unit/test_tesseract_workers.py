@@ -144,7 +144,7 @@ def test_a_page_that_finds_no_free_worker_within_its_budget_times_out(crop):
 
 def test_a_one_page_document_read_in_bands_reads_as_the_whole_page(resources, tmp_path):
     # GIVEN linn.png, a one-page scan, and two cores' worth of workers
-    from s3ocr.bench.accuracy import cer
+    from s3ocr.bench.scoring import cer
     from s3ocr.models import DocumentRef
     from s3ocr.pipeline import process_local_file
     from s3ocr.settings import Settings

@@ -27,6 +27,7 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_util import models as util_models
 from Tea.exceptions import TeaException, UnretryableException
 
+from s3ocr.engines.base import BaseEngine
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
@@ -112,7 +113,7 @@ def classify(error: TeaException) -> S3OcrError:
     return EngineError(message)
 
 
-class AliyunEngine:
+class AliyunEngine(BaseEngine):
     """Alibaba Cloud general OCR: Chinese and English text lines with their quadrilaterals and confidence."""
 
     name = "aliyun"

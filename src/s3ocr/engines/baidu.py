@@ -25,6 +25,7 @@ from s3ocr.engines.baidu_sdk import (
     classify,
     sdk_version,
 )
+from s3ocr.engines.base import BaseEngine
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
@@ -67,7 +68,7 @@ def language_type(languages: str) -> str:
     return others.pop() if others else "ENG"
 
 
-class BaiduEngine:
+class BaiduEngine(BaseEngine):
     """One of Baidu's four general OCR APIs; ``general`` and ``accurate`` give line and word boxes."""
 
     def __init__(

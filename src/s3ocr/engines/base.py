@@ -1,29 +1,40 @@
-"""The contract every OCR engine satisfies.
+"""The contract every OCR engine satisfies, and what an engine declares it can do.
 
 As OCRmyPDF writes it for its engines: an engine raises only s3ocr errors, adds no parallelism of its
 own (the pipeline owns concurrency) and honours the page timeout.
 
-An engine may also set ``reads_bands = True``: the pipeline then hands it the last page of a document in
-horizontal bands read at once (``s3ocr.pagesplit``). Only for engines that are local and free per call; a
-cloud service would bill each band.
-
-It may define ``read_pitch(languages) -> float | None``: the distance between text lines (px) it reads
-best at; the ``auto`` recipe then scales pages of larger text down to it (``preprocess.reading_scale``).
-
-It may define ``recognize_vertical(page, languages, timeout) -> Recognition | None``: read a page of
-vertical CJK writing as it stands, or None when it has no models for that. The pipeline tries it on a page
-whose lines run down the page when the reading turned a quarter is unsure.
-
-And it may define ``prewarm(languages, count)``: called when a document's first page turns out to need OCR,
-it starts (in the background, returning at once) what ``count`` pages read at once will need, so that
-loading models overlaps the rendering of those pages.
+Everything the pipeline may ask of an engine beyond ``recognize`` is declared here, in the ``Engine``
+protocol, with a default in ``BaseEngine``: wrappers (``auto``, a fallback chain) forward each of them and
+mypy checks that they do, so no capability is found by ``getattr`` or lost by a wrapper.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from s3ocr.models import PageImage, Recognition
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do for pages in some languages, beyond reading a page once.
+
+    ``local``: it runs here and costs nothing per call, so a page may be read more than once to check the
+    pipeline's guesses about it (other ways up, as it came) and the last page of a document in bands, all
+    cores at once. A cloud service bills every call: it reads each page once, whole.
+
+    ``read_pitch``: the distance between text lines (px) it reads best at; pages of larger text are scaled
+    down to it. None: pages are read at the size they were rendered at.
+
+    ``sure_confidence``: the mean word confidence (0-1) from which a reading is taken as it is. A reading less
+    sure than this, or empty while the page has ink, makes the pipeline check its guesses (for a local
+    engine). Upright pages read by each engine score above it, upside-down or sideways ones below.
+    """
+
+    local: bool = False
+    read_pitch: float | None = None
+    sure_confidence: float = 0.6
 
 
 @runtime_checkable
@@ -33,6 +44,45 @@ class Engine(Protocol):
     @property
     def version(self) -> str: ...
 
+    def capabilities(self, languages: str) -> Capabilities:
+        """What the engine can do for pages in ``languages``."""
+        ...
+
+    def prewarm(self, languages: str, count: int) -> None:
+        """Get ready, in the background and returning at once, for ``count`` pages read at once: called when a
+        document's first page turns out to need OCR, so that loading models overlaps rendering."""
+        ...
+
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         """Read one page image. Raises ``PageTimeoutError``, ``PermanentError`` or ``TransientError``."""
         ...
+
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        """Read a page of vertical CJK writing as it stands (columns top to bottom, right to left)."""
+        ...
+
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
+        """A second opinion on an unsure ``reading`` of ``page``: a better reading, or ``reading`` itself."""
+        ...
+
+
+class BaseEngine:
+    """Defaults for what an engine need not do: no capabilities beyond reading, nothing to prewarm, vertical
+    writing read as any page, no second opinion."""
+
+    name = "engine"
+
+    def capabilities(self, languages: str) -> Capabilities:
+        return Capabilities()
+
+    def prewarm(self, languages: str, count: int) -> None:
+        return None
+
+    def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        raise NotImplementedError
+
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        return self.recognize(page, languages, timeout)
+
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
+        return reading

@@ -11,10 +11,10 @@ spends its share retrying an outage cannot starve its fallbacks; the last engine
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from s3ocr.engines.base import Engine
+from s3ocr.engines.base import BaseEngine, Capabilities, Engine
 from s3ocr.engines.retry import Deadline
 from s3ocr.errors import ConfigurationError, EngineQuotaError, EngineUnavailableError
 from s3ocr.models import PageImage, Recognition
@@ -24,8 +24,12 @@ logger = logging.getLogger(__name__)
 FALLBACK_ON = (EngineQuotaError, EngineUnavailableError)
 
 
-class FallbackEngine:
-    """``engines[0]`` reads; on quota or unavailability ``engines[1]`` does, and so on."""
+class FallbackEngine(BaseEngine):
+    """``engines[0]`` reads; on quota or unavailability ``engines[1]`` does, and so on.
+
+    The chain can do what its first engine can: the others stand in only while it cannot read at all. A page
+    is re-read (``Capabilities.local``) only when every engine of the chain is local and free per call.
+    """
 
     def __init__(self, engines: Sequence[Engine]) -> None:
         if not engines:
@@ -38,12 +42,30 @@ class FallbackEngine:
     def version(self) -> str:
         return "; ".join(f"{engine.name} {engine.version}" for engine in self.engines)
 
+    def capabilities(self, languages: str) -> Capabilities:
+        first = self.engines[0].capabilities(languages)
+        local = all(engine.capabilities(languages).local for engine in self.engines)
+        return replace(first, local=local)
+
+    def prewarm(self, languages: str, count: int) -> None:
+        self.engines[0].prewarm(languages, count)
+
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        return self._first_that_can(page, languages, timeout, lambda engine: engine.recognize)
+
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        return self._first_that_can(page, languages, timeout, lambda engine: engine.recognize_vertical)
+
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
+        return self.engines[0].reconsider(page, languages, timeout, reading)
+
+    def _first_that_can(self, page: PageImage, languages: str, timeout: float,
+                        method: Callable[[Engine], Callable[[PageImage, str, float], Recognition]]) -> Recognition:
         deadline = Deadline(timeout)
         for index, engine in enumerate(self.engines):
             left = len(self.engines) - index
             try:
-                recognition = engine.recognize(page, languages, deadline.share(left))
+                recognition = method(engine)(page, languages, deadline.share(left))
             except FALLBACK_ON as e:
                 if left == 1:
                     raise

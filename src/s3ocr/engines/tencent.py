@@ -26,6 +26,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.ocr.v20181119 import models, ocr_client
 
+from s3ocr.engines.base import BaseEngine
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, base64_size, send_fitted
 from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
@@ -151,7 +152,7 @@ def classify(error: TencentCloudSDKException) -> S3OcrError:
     return EngineError(message)
 
 
-class TencentEngine:
+class TencentEngine(BaseEngine):
     """Tencent Cloud general OCR: line polygons, per-character boxes (``IsWords``) and confidences."""
 
     def __init__(

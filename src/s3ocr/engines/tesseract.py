@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from s3ocr.engines.base import BaseEngine, Capabilities
 from s3ocr.errors import ConfigurationError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
 
@@ -22,7 +23,14 @@ from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_conf
 os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
+# Large text is read at this line pitch (px): Tesseract's layout analysis costs grow with the pixels while its
+# line recogniser sees every line at a fixed height anyway. On the corpus pages (lines 60-102 px apart at 300
+# dpi), reading them at 50 px took 10-20 % less CPU and the mean CER did not rise (README, Accuracy). Capital
+# letters are then ~25 px tall, where Tesseract's own advice puts the start of the accuracy drop.
 READ_PITCH_PX = 50.0
+# Mean word confidence of readings of upright pages: 0.7-0.96 on the corpus; the same pages upside down or
+# sideways 0.15-0.45.
+SURE_CONFIDENCE = 0.6
 # Vertical CJK writing: Tesseract's ``<lang>_vert`` models (Debian's tesseract-ocr-chi-sim-vert), on a
 # single block of vertical text (--psm 5). A vertical page read with chi_sim+eng and psm 3: CER 1.0 either
 # way up; with chi_sim_vert and psm 5: 0.064 (psm 3: 0.104; +eng: the same CER at 1.8x the time).
@@ -81,7 +89,7 @@ def parse_tsv(tsv: str) -> tuple[Line, ...]:
     return tuple(result)
 
 
-class TesseractEngine:
+class TesseractEngine(BaseEngine):
     """The default engine: Tesseract 5 with the LSTM models from the Debian language packs.
 
     Two ways to run it, same text: ``api`` (default) lends each page to a long-lived worker process that
@@ -91,8 +99,6 @@ class TesseractEngine:
     """
 
     name = "tesseract"
-    # Local and free per call: the pipeline may read a page in bands at once (see s3ocr.pagesplit).
-    reads_bands = True
 
     def __init__(self, psm: int = 3, backend: str | None = None) -> None:
         self.psm = psm
@@ -114,13 +120,9 @@ class TesseractEngine:
         if missing:
             raise ConfigurationError(f"Tesseract language data missing: {', '.join(missing)}")
 
-    def read_pitch(self, languages: str) -> float:
-        """Large text is read at this line pitch (px): Tesseract's layout analysis costs grow with the pixels
-        while its line recogniser sees every line at a fixed height anyway. On the corpus pages (lines 60-102
-        px apart at 300 dpi), reading them at 50 px took 10-20 % less CPU and the mean CER did not rise
-        (README, Accuracy). Capital letters are then ~25 px tall, where Tesseract's own advice puts the start
-        of the accuracy drop."""
-        return READ_PITCH_PX
+    def capabilities(self, languages: str) -> Capabilities:
+        # Local and free per call: pages may be read again and in bands (see s3ocr.reading, s3ocr.pagesplit).
+        return Capabilities(local=True, read_pitch=READ_PITCH_PX, sure_confidence=SURE_CONFIDENCE)
 
     def prewarm(self, languages: str, count: int) -> None:
         """Start up to ``count`` workers with ``languages`` loaded, in the background (``api`` backend)."""
@@ -132,11 +134,13 @@ class TesseractEngine:
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         return self._recognize(page, languages, timeout, self.psm)
 
-    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
-        """Read a page of vertical CJK writing as it stands (columns top to bottom, right to left); None when
-        no vertical model is installed for ``languages``."""
+    def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
+        """Read a page of vertical CJK writing as it stands (columns top to bottom, right to left), with the
+        vertical models of ``languages`` when they are installed."""
         vertical = vertical_languages(languages)
-        return self._recognize(page, vertical, timeout, VERTICAL_PSM) if vertical else None
+        if vertical is None:
+            return self.recognize(page, languages, timeout)
+        return self._recognize(page, vertical, timeout, VERTICAL_PSM)
 
     def _recognize(self, page: PageImage, languages: str, timeout: float, psm: int) -> Recognition:
         self.check_languages(languages)

@@ -28,6 +28,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
+from s3ocr.engines.base import BaseEngine
 from s3ocr.engines.imagelimits import FittedImage, ImageLimits, send_fitted
 from s3ocr.engines.ratelimit import limiter_for
 from s3ocr.engines.retry import Backoff, Deadline, call_with_retry
@@ -90,7 +91,7 @@ def classify(error: ClientError | BotoCoreError) -> S3OcrError:
     return EngineError(f"Textract client failed: {type(error).__name__}: {error}")
 
 
-class TextractEngine:
+class TextractEngine(BaseEngine):
     """Printed and handwritten text in English, German, French, Spanish, Italian and Portuguese."""
 
     name = "textract"
