@@ -54,7 +54,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench-accuracy: deps
-	$(PY) -m s3ocr.bench.accuracy ../shared/corpus/generated
+	$(PY) -m s3ocr.bench.accuracy ../shared/corpus/real ../shared/corpus/generated $(BENCH_ARGS)
 
 # OCRmyPDF is the reference for speed; it lives in its own venv so it never shapes the project's dependencies.
 BENCH_VENV := build/bench-venv

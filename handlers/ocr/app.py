@@ -52,7 +52,11 @@ class PowertoolsObserver:
         metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=1)
         if page.status == "ok" and "total" in page.timings:
             metrics.add_metric(name="SecondsPerPage", unit=MetricUnit.Seconds, value=page.timings["total"])
-        if page.status != "ok":
+        if page.status == "no_text_found":
+            # Ink on the page and no text in any reading: never passed off as an ok page (the document is
+            # "partial"), and counted, so that a rising share of silent pages shows.
+            metrics.add_metric(name="PagesNoTextFound", unit=MetricUnit.Count, value=1)
+        if page.status not in ("ok", "empty"):
             logger.warning("page not read", extra={"page": page.number, "status": page.status, "error": page.error})
 
 

@@ -34,7 +34,7 @@ from s3ocr.reading import DocumentWriting, read_bands, read_page_image, write_pa
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
-from s3ocr.textclean import clean_text
+from s3ocr.textclean import clean_text, has_cjk, latin_punctuation
 
 T = TypeVar("T")
 Outcome = DocumentResult | DocumentFailure
@@ -120,6 +120,9 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         timings["total"] = round(perf_counter() - started, 3)
         return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
                           engine="pdftotext", timings=timings)
+    if source.known_blank(number):  # the document shows nothing is drawn on it: no render, no engine
+        timings["total"] = round(perf_counter() - started, 3)
+        return PageResult(number=number, status="empty", preprocessing={"blank": True}, timings=timings)
     capabilities = engine.capabilities(settings.languages)
     engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders
     # OpenCV and the preprocessing modules are loaded by the first page that needs OCR: a born-digital
@@ -200,7 +203,8 @@ def page_text(recognition: Recognition) -> tuple[tuple[Line, ...], str]:
         lines, text = ordered_lines(recognition.lines)
     else:
         lines, text = recognition.lines, recognition.text
-    return tuple(replace(line, text=clean_text(line.text)) for line in lines), clean_text(text).strip("\n")
+    clean = clean_text if has_cjk(text) else (lambda part: latin_punctuation(clean_text(part)))
+    return tuple(replace(line, text=clean(line.text)) for line in lines), clean(text).strip("\n")
 
 
 def process_file(

@@ -17,6 +17,9 @@ between paragraphs are kept as they are):
 3. ``〈`` followed on its line by a closing parenthesis is ``（`` (Tesseract's usual misreading of it).
 4. Full-width Latin letters and digits (``Ａ``, ``１``) become ASCII, and a lone ``…`` between Latin text
    becomes ``...`` (the man-page ellipsis); ``……`` stays.
+5. A page without a single CJK character is not Chinese, whatever the languages it was read with: its CJK
+   punctuation (an English page read with ``chi_sim+eng`` gets ``es。`` for a bullet) becomes the Latin mark
+   of the same shape (``latin_punctuation``).
 """
 
 from __future__ import annotations
@@ -50,6 +53,25 @@ _FULL_ALNUM = {
     for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
     for code in range(r[0], r[1] + 1)
 }
+
+
+_CJK_LETTER = re.compile(rf"[{_CJK}]")
+# CJK punctuation (and full-width ASCII punctuation) -> the Latin mark of the same role.
+_TO_LATIN = str.maketrans({
+    "\u3002": ".", "\u3001": ",", "\u300c": '"', "\u300d": '"', "\u300e": '"', "\u300f": '"', "\u3010": "[",
+    "\u3011": "]", "\u300a": "<", "\u300b": ">", "\u3008": "<", "\u3009": ">", "\u3000": " ",
+    **{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},
+})
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text holds a CJK character (ideograph, kana, Hangul)."""
+    return _CJK_LETTER.search(text) is not None
+
+
+def latin_punctuation(text: str) -> str:
+    """CJK and full-width punctuation as Latin marks: for pages with no CJK text (rule 5)."""
+    return text.translate(_TO_LATIN)
 
 
 def clean_line(line: str) -> str:

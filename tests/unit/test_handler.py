@@ -102,3 +102,15 @@ def test_object_deleted_before_processing_is_a_not_found_record(app, monkeypatch
 def test_direct_test_event_is_acknowledged(app):
     assert app.handler({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "in-bucket"}, FakeContext()) == {
         "documents": []}
+
+
+def test_a_page_with_ink_and_no_text_is_counted_and_the_document_is_partial(app, monkeypatch, capsys):
+    # GIVEN an engine that finds no text on a page that has ink (linn.png)
+    monkeypatch.setattr(app, "ENGINE", FakeEngine(text=""))
+    # WHEN the object is processed
+    app.handler(_sqs_event(1, _notification("docs/a+b.png")), FakeContext())
+    # THEN the document is partial, its page says no text was found, and the metric counts the page
+    result = json.loads(app.S3.get_object(Bucket="out-bucket", Key="docs/a b.png.json")["Body"].read())
+    assert result["status"] == "partial" and result["pages"][0]["status"] == "no_text_found"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(entry.get("PagesNoTextFound") == [1.0] or entry.get("PagesNoTextFound") == 1.0 for entry in emitted)

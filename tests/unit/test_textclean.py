@@ -55,3 +55,14 @@ def test_clean_text_is_idempotent():
     raw = "命 令 解 释 程 序 : Bourne 二 世 ) 是 一 个 ， 与 …"
     once = clean_text(raw)
     assert clean_text(once) == once
+
+
+def test_a_page_without_cjk_gets_latin_punctuation():
+    from s3ocr.textclean import has_cjk, latin_punctuation
+
+    # GIVEN an English page read with chi_sim+eng: a bullet read as a CJK full stop, full-width marks
+    english = "es。 Sequencer「LM-1」（1982）：drum machine、"
+    assert not has_cjk(english)
+    assert latin_punctuation(english) == 'es. Sequencer"LM-1"(1982):drum machine,'
+    # AND a Chinese page keeps its punctuation
+    assert has_cjk("输出，而 socket 将被作为 3 号。")

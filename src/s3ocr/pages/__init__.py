@@ -59,6 +59,10 @@ class PageSource(Protocol):
         """The page's own text when the document carries real text for it, else None."""
         ...
 
+    def known_blank(self, number: int) -> bool:
+        """Whether the document itself shows the page is blank, before it is rendered (False: not known)."""
+        ...
+
 
 def open_pages(path: Path, media_type: str, dpi: int, max_page_pixels: int, max_pages: int = 100_000,
                use_text_layer: bool = True) -> PageSource:

@@ -73,6 +73,9 @@ class ImagePages:
     def text_layer(self, number: int) -> str | None:
         return None  # a raster has no text of its own
 
+    def known_blank(self, number: int) -> bool:
+        return False  # only its pixels can tell: the pipeline looks at them
+
     def render(self, number: int, work_dir: Path) -> PageImage:
         import cv2
 

@@ -95,6 +95,10 @@ class PdfPages:
             return None
         return usable_text(self._texts[number - 1], coverage(self._images.get(number, []), self._size(number)))
 
+    def known_blank(self, number: int) -> bool:
+        """Not known before rendering (yet): the pipeline looks at the rendered page's pixels."""
+        return False
+
     def _extract_scan(self, number: int, work_dir: Path) -> PageImage | None:
         """The page's JPEG as it is stored, when the page is nothing but that scan (see ``single_jpeg_scan``)."""
         rotation = self.info.page_rotations[number - 1] if number <= len(self.info.page_rotations) else 0
