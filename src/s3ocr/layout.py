@@ -21,6 +21,8 @@ counter-clockwise, where its columns become rows read top to bottom.
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -155,31 +157,59 @@ def _is_column(items: list[_Item], unit: float) -> bool:
     return statistics.median(item.width for item in items) >= COLUMN_MIN_LENGTH * unit
 
 
-def _gutter(items: list[_Item], unit: float) -> float | None:
-    """The x of the widest gutter with text columns on both sides, or None."""
-    best: tuple[float, float] | None = None
+def _covered(spans: list[tuple[float, float]], allowed: int) -> list[tuple[float, float]]:
+    """Stretches covered by at most ``allowed`` of the spans, between the first start and the last end."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    runs, depth, opened = [], 0, None
+    for x, step in events:
+        depth += step
+        if depth <= allowed and opened is None:
+            opened = x
+        elif depth > allowed and opened is not None:
+            if x > opened:
+                runs.append((opened, x))
+            opened = None
+    return runs
+
+
+def _gutter(items: list[_Item], unit: float, crossing: int = 0) -> tuple[float, list[_Item]] | None:
+    """The x of the widest gutter with text columns on both sides, and the boxes that cross it (at most
+    ``crossing`` of them: a title or a footnote across the columns), or None."""
+    best: tuple[float, float, list[_Item]] | None = None
     trimmed = [(item.left + margin, item.right - margin) for item in items
                for margin in [min(BOX_MARGIN * item.height, 0.25 * item.width)]]
-    for start, end in _gaps(trimmed):
-        if end - start < GUTTER_MIN_LINE_HEIGHTS * unit:
+    first, last = min(start for start, _ in trimmed), max(end for _, end in trimmed)
+    for start, end in _covered(trimmed, crossing):
+        if end - start < GUTTER_MIN_LINE_HEIGHTS * unit or start <= first or end >= last:
             continue
         middle = (start + end) / 2
-        left = [item for item in items if (item.left + item.right) / 2 < middle]
-        right = [item for item in items if (item.left + item.right) / 2 >= middle]
+        across = [item for (left, right), item in zip(trimmed, items, strict=True) if left < middle < right]
+        left = [item for item in items if item not in across and (item.left + item.right) / 2 < middle]
+        right = [item for item in items if item not in across and (item.left + item.right) / 2 >= middle]
         if _is_column(left, unit) and _is_column(right, unit) and (best is None or end - start > best[0]):
-            best = (end - start, middle)
-    return best[1] if best else None
+            best = (end - start, middle, across)
+    return (best[1], best[2]) if best else None
 
 
 def _cut(items: list[_Item], unit: float, blocks: list[list[list[_Item]]]) -> None:
     if len(items) > 1:
-        middle = _gutter(items, unit)
-        if middle is not None:
+        found = _gutter(items, unit)
+        if found is not None:
+            middle = found[0]
             _cut([item for item in items if (item.left + item.right) / 2 < middle], unit, blocks)
             _cut([item for item in items if (item.left + item.right) / 2 >= middle], unit, blocks)
             return
         gaps = _gaps([(item.top, item.bottom) for item in items])
         if gaps:
+            # Columns under a title, or above footnotes, that run across them: cut the region above and below
+            # each of those first, so that the columns beneath are found whole.
+            found = _gutter(items, unit, crossing=max(1, len(items) // 10))
+            cuts = sorted({gap for across in (found[1] if found else []) for gap in _beside(across, gaps)})
+            if cuts:
+                edges = [-math.inf, *((start + end) / 2 for start, end in cuts), math.inf]
+                for top, bottom in itertools.pairwise(edges):
+                    _cut([item for item in items if top <= (item.top + item.bottom) / 2 < bottom], unit, blocks)
+                return
             start, end = max(gaps, key=lambda gap: gap[1] - gap[0])
             middle = (start + end) / 2
             # Parts read as one block when the gap is no more than a line gap: they are rows of one paragraph.
@@ -190,6 +220,13 @@ def _cut(items: list[_Item], unit: float, blocks: list[list[list[_Item]]]) -> No
                 blocks[before:] = [blocks[before] + blocks[before + 1]]
             return
     blocks.append(_rows(items))
+
+
+def _beside(item: _Item, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The blank gaps right above and right below a box."""
+    above = [gap for gap in gaps if gap[1] <= item.top]
+    below = [gap for gap in gaps if gap[0] >= item.bottom]
+    return ([max(above)] if above else []) + ([min(below)] if below else [])
 
 
 def _rows(items: list[_Item]) -> list[list[_Item]]:

@@ -18,7 +18,7 @@ counter-clockwise tilt of the text lines that was removed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -166,10 +166,10 @@ def is_sure(reading: Recognition, sure_confidence: float) -> bool:
     return bool(reading.text.strip()) and (reading.mean_confidence or 0.0) >= sure_confidence
 
 
-def best_way(ways: Sequence[Way], sure_confidence: float) -> Way:
-    """The reading to keep: the first sure one in the order tried (the plan first), else the one that says
+def best_way(ways: Sequence[Way], settled: Callable[[Way], bool]) -> Way:
+    """The reading to keep: the first settled one in the order tried (the plan first), else the one that says
     most, surely (``quality``); ties keep the earlier."""
     for way in ways:
-        if is_sure(way.reading, sure_confidence):
+        if settled(way):
             return way
     return max(ways, key=lambda way: (quality(way.reading), -ways.index(way)))

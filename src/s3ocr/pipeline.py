@@ -140,7 +140,8 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
-        if preprocess.is_blank(preprocess.grayscale(image)):
+        marks, ink = preprocess.marks(preprocess.grayscale(image))
+        if preprocess.is_blank_by(marks, ink):
             # Paper alone: no engine is asked (a cloud service would bill the call).
             timings["total"] = round(perf_counter() - started, 3)
             return PageResult(number=number, status="empty", width=page.width, height=page.height, dpi=page.dpi,
@@ -164,7 +165,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
         mark = perf_counter()
         banded = read_bands(band_pages, bands, settings, engine) if band_pages else None
         reading = read_page_image(page_plan, page, ocr_page, work_dir, files, settings, engine, first=banded,
-                                  writing=writing)
+                                  writing=writing, marks=marks)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":

@@ -1,8 +1,9 @@
 """One page's reading, once it is planned and prepared: the plan confirmed by reading, or undone.
 
-The page is read as planned (in bands, when it is the last page of a document). A local engine whose reading
-is unsure (less than its ``sure_confidence``) or empty reads the page other ways, in this order, and stops at
-the first sure reading:
+The page is read as planned (in bands, when it is the last page of a document). A reading is *settled* when it
+is sure (at least the engine's ``sure_confidence``), holds about as much text as the page has marks, and its
+lines run across the page (lines standing on a Latin page mean it was read sideways). A local engine whose
+reading is not settled reads the page other ways, in this order, and stops at the first settled reading:
 
 - ``standing``: a page whose lines ran down it (turned a quarter by the plan, or left standing when the axis
   was unclear) may be vertical CJK writing: read as it stood, in columns (``Engine.recognize_vertical``);
@@ -29,6 +30,10 @@ from s3ocr.engines.base import Engine
 from s3ocr.errors import CorruptDocumentError
 from s3ocr.models import Line, PageImage, Recognition, mean_word_confidence
 from s3ocr.settings import Settings
+
+# A reading with fewer characters than this share of the marks on the page found little of what is there:
+# readings of the real and rendered corpus pages have 0.4-11 characters a mark (a CJK character is several).
+SPARSE_READING = 0.1
 
 if TYPE_CHECKING:  # OpenCV and numpy load with the first page that needs OCR, never for born-digital ones
     import numpy as np
@@ -114,16 +119,29 @@ class PageReading:
 
 def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, work_dir: Path, files: list[Path],
                     settings: Settings, engine: Engine, first: Recognition | None = None,
-                    writing: DocumentWriting | None = None) -> PageReading:
+                    writing: DocumentWriting | None = None, marks: int = 0) -> PageReading:
     """Read a prepared page (``first``: that reading, made in bands already) and confirm the plan by the
-    reading, as the module doc says. ``as_came`` is the page as rendered, before the plan."""
+    reading, as the module doc says. ``as_came`` is the page as rendered, before the plan; ``marks`` the
+    marks counted on it (``preprocess.marks``)."""
     from s3ocr import orientation
+    from s3ocr.layout import is_vertical_writing
     from s3ocr.orientation import Way
     from s3ocr.preprocess import uses_cjk
 
     languages, timeout = settings.languages, settings.page_timeout
     capabilities = engine.capabilities(languages)
-    sure = capabilities.sure_confidence
+    vertical = capabilities.local and plan.lines_down and uses_cjk(languages)
+
+    def settled(way: Way) -> bool:
+        """Sure, with about as much text as the page has marks, and its lines across the page (a reading of a
+        sideways page in standing lines is not one of a page the right way round), unless it may be
+        vertical CJK writing."""
+        reading = way.reading
+        characters = sum(len(line.text.replace(" ", "")) for line in reading.lines)
+        return (orientation.is_sure(reading, capabilities.sure_confidence)
+                and characters >= SPARSE_READING * marks
+                and (vertical or way.name == "standing" or not is_vertical_writing(reading.lines)))
+
     images: dict[str, tuple[PageImage, int]] = {"as_planned": (prepared, plan.rotation)}
     ways: list[Way] = []
     turned: np.ndarray | None = None  # the prepared image, read back from the work dir once it is needed
@@ -138,7 +156,7 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
                 read: Callable[[PageImage, str, float], Recognition]) -> bool:
         image, rotation = images[name] = make()
         ways.append(Way(name, rotation, read(image, languages, timeout)))
-        return orientation.is_sure(ways[-1].reading, sure)
+        return settled(ways[-1])
 
     def standing() -> tuple[PageImage, int]:
         import cv2
@@ -152,7 +170,6 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
         pixels = prepared_pixels()[::-1, ::-1]
         return write_page(pixels, prepared.number, "ocr180", prepared.dpi, work_dir, files), (plan.rotation + 180) % 360
 
-    vertical = capabilities.local and plan.lines_down and uses_cjk(languages)
     done = False
     if vertical and first is None and writing is not None and writing.expects_columns(plan):
         done = attempt("standing", standing, engine.recognize_vertical)
@@ -160,17 +177,18 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
     if not done:
         if first is not None:
             ways.append(Way("as_planned", plan.rotation, first))
-            done = orientation.is_sure(first, sure)
+            done = settled(ways[-1])
         else:
             done = attempt("as_planned", lambda: images["as_planned"], engine.recognize)
     if not done and capabilities.local:
-        done = vertical and attempt("standing", standing, engine.recognize_vertical)
+        done = vertical and not any(way.name == "standing" for way in ways) and \
+            attempt("standing", standing, engine.recognize_vertical)
         if done and writing is not None:
             writing.vertical = True
         done = done or attempt("turned_180", turned_180, engine.recognize)
         if not done and plan.changes_page:
             attempt("as_came", lambda: (as_came, 0), engine.recognize)
-    kept = orientation.best_way(ways, sure)
+    kept = orientation.best_way(ways, settled)
     image = images[kept.name][0]
     recognition, second = kept.reading, ""
     reconsidered = engine.reconsider(image, languages, timeout, recognition)

@@ -87,7 +87,8 @@ def way(name: str, text: str, confidence: float) -> orientation.Way:
 def test_the_first_sure_reading_is_kept_in_the_order_tried():
     ways = [way("as_planned", "ʇxǝʇ uʍop ǝpısdn", 0.3), way("turned_180", "upside down text", 0.9),
             way("as_came", "upside down text too", 0.95)]
-    assert orientation.best_way(ways, sure_confidence=0.6).name == "turned_180"
+    settled = lambda way: orientation.is_sure(way.reading, 0.6)  # noqa: E731
+    assert orientation.best_way(ways, settled).name == "turned_180"
 
 
 def test_without_a_sure_reading_the_one_saying_most_surely_is_kept():
@@ -95,6 +96,6 @@ def test_without_a_sure_reading_the_one_saying_most_surely_is_kept():
     ways = [way("as_planned", "a b c d e f g h", 0.45), way("as_came", "several real words", 0.55)]
     # THEN the words under even odds count for nothing, and the surer reading wins
     assert orientation.quality(ways[0].reading) == 0
-    assert orientation.best_way(ways, sure_confidence=0.6).name == "as_came"
+    assert orientation.best_way(ways, lambda way: orientation.is_sure(way.reading, 0.6)).name == "as_came"
     # AND an empty reading is never sure, even at full confidence
     assert not orientation.is_sure(way("x", "", 1.0).reading, 0.6)

@@ -176,3 +176,29 @@ def test_a_page_of_vertical_chinese_is_read_in_columns_by_tesseract(resources, t
     page = outcome.pages[0]
     assert page.preprocessing["writing"] == "vertical" and page.preprocessing["rotation"] == 0
     assert cer((resources / "zh-vertical.txt").read_text(encoding="utf-8"), page.text) < 0.1, page.text
+
+
+def test_a_sure_reading_of_a_few_words_on_a_page_full_of_marks_is_not_taken(tmp_path):
+    # GIVEN a page with 400 marks on it, read as planned into a few sure words, and as it came in full
+    engine = WayEngine({"ocr": reading("two words", SURE), "ocr180": reading("", 0.0),
+                        "page": reading(" ".join(["word"] * 100), 0.8)})
+    # WHEN read  THEN the sure but sparse reading does not settle the page: the full reading is kept
+    result = read(tmp_path, DESKEWED, engine, marks=400)
+    assert engine.reads == ["ocr", "ocr180", "page"] and result.way == "as_came"
+
+
+def standing_lines(text: str, confidence: float) -> Recognition:
+    """A reading in lines standing up the page (tall boxes): a sideways Latin page read line by line."""
+    lines = tuple(Line(word, Box(10 + 40 * i, 0, 30, 400), confidence, (Word(word, Box(10 + 40 * i, 0, 30, 400),
+                                                                           confidence),))
+                  for i, word in enumerate(text.split()))
+    return Recognition(text=text, lines=lines, mean_confidence=confidence)
+
+
+def test_a_sure_reading_in_standing_lines_does_not_settle_a_latin_page(tmp_path):
+    engine = WayEngine({"ocr": standing_lines("sideways but sure", SURE), "ocr180": reading("", 0.0),
+                        "page": reading("the page as it came", 0.8)})
+    assert read(tmp_path, DESKEWED, engine).way == "as_came"
+    # AND on a Chinese page whose lines ran down it, standing lines are its columns: settled as they are
+    chinese = WayEngine({"ocr": standing_lines("竖排 文字 两列", SURE)})
+    assert read(tmp_path, TURNED, chinese, languages="chi_sim+eng").way == "as_planned"

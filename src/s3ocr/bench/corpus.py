@@ -116,6 +116,28 @@ def render_page(paragraphs: Sequence[str], font_path: str, size: int) -> tuple[n
     return np.array(page), "\n".join(drawn).strip()
 
 
+def render_columns_page(title: str, paragraphs: Sequence[str], font_path: str, size: int, columns: int = 2,
+                        gutter: int = 90) -> tuple[np.ndarray, str]:
+    """A white A4 page at 300 dpi: a title across the page, then the paragraphs in ``columns`` columns, each
+    column filled to the bottom before the next. Returns the page and its text in reading order (the title,
+    then each column's lines)."""
+    font, title_font = ImageFont.truetype(font_path, size), ImageFont.truetype(font_path, int(size * 1.6))
+    page = Image.new("L", (PAGE_W, PAGE_H), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text((MARGIN, MARGIN), title, font=title_font, fill=0)
+    drawn = [title, ""]
+    pitch, top = int(size * 1.45), MARGIN + int(size * 1.6 * 2.2)
+    width = (PAGE_W - 2 * MARGIN - (columns - 1) * gutter) // columns
+    lines = [line for paragraph in paragraphs for line in [*wrap(paragraph, font, width), ""]]
+    per_column = (PAGE_H - MARGIN - top) // pitch
+    for column in range(columns):
+        x = MARGIN + column * (width + gutter)
+        for row, line in enumerate(lines[column * per_column:(column + 1) * per_column]):
+            draw.text((x, top + row * pitch), line, font=font, fill=0)
+            drawn.append(line)
+    return np.array(page), "\n".join(drawn).strip()
+
+
 def render_vertical_page(text: str, font_path: str, size: int, width: int = PAGE_W,
                          height: int = PAGE_H) -> tuple[np.ndarray, str]:
     """A white page with ``text`` in vertical writing: upright characters in columns, top to bottom, right to
