@@ -71,7 +71,7 @@ def test_models_load_from_the_wheel_and_reading_needs_no_network(resources, tmp_
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(rapidocr, "_readers", type(rapidocr._readers)())  # fresh readers: models load now
+    monkeypatch.setattr(rapidocr, "READERS", rapidocr.ReaderPool())  # fresh readers: models load now
     image = cv2.imread(str(resources / "zh-clean.png"), cv2.IMREAD_GRAYSCALE)
     path = tmp_path / "000001_ocr.pgm"
     cv2.imwrite(str(path), image)
@@ -81,3 +81,36 @@ def test_models_load_from_the_wheel_and_reading_needs_no_network(resources, tmp_
     assert "打印匹配给定模式的行" in result.text.replace(" ", ""), result.text
     assert (rapidocr.model_dir() / rapidocr.DET_MODEL).is_file()
     assert all(line.words for line in result.lines)
+
+
+def test_pages_wait_for_the_readers_being_prewarmed_instead_of_loading_more(monkeypatch):
+    # GIVEN readers that take a while to build, counted as they are built
+    import threading
+    import time
+
+    built = []
+
+    class SlowReader:
+        def __init__(self) -> None:
+            time.sleep(0.2)
+            built.append(self)
+
+    monkeypatch.setattr(rapidocr, "_Reader", SlowReader)
+    pool = rapidocr.ReaderPool(size=2)
+    # WHEN two are prewarmed and three pages borrow at once, giving them back when done
+    pool.prewarm(2)
+    borrowed: list[object] = []
+
+    def page() -> None:
+        reader = pool.borrow()
+        borrowed.append(reader)
+        time.sleep(0.05)
+        pool.give_back(reader)
+
+    threads = [threading.Thread(target=page) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN only the two prewarmed readers were ever built (one per CPU of two), and every page got one
+    assert len(built) == 2 and len(borrowed) == 3 and set(map(id, borrowed)) <= set(map(id, built))

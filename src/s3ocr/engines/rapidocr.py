@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import os
-import queue
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +37,8 @@ from typing import Any
 from s3ocr.engines.base import BaseEngine, Capabilities
 from s3ocr.errors import ConfigurationError, CorruptDocumentError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
+from s3ocr.settings import available_cpus
+from s3ocr.textclean import has_cjk
 
 DISTRIBUTION = "rapidocr"
 DET_MODEL = "PP-OCRv6_det_small.onnx"
@@ -60,7 +61,6 @@ LANGUAGES = frozenset({"chi_sim", "eng", "osd"})
 
 NOT_INSTALLED = "the rapidocr engine needs the rapidocr and onnxruntime packages that s3ocr pins (pip install s3ocr)"
 
-_readers: queue.SimpleQueue[_Reader] = queue.SimpleQueue()
 
 
 @functools.cache
@@ -93,7 +93,6 @@ class _Reader:
 
     def __init__(self) -> None:
         from rapidocr import RapidOCR
-        from rapidocr.cal_rec_boxes import CalRecBoxes
 
         models = model_dir()
         engine = RapidOCR(params={
@@ -111,7 +110,6 @@ class _Reader:
         # RapidOCR builds its models on first use; build them now, in this (background or page) thread.
         self.detector = engine._load_det_model()
         self.recognizer = engine._load_rec_model()
-        self.word_boxes = CalRecBoxes()
 
     def read(self, image: Any) -> list[tuple[Any, str, float, Any]]:
         """``(quadrilateral, text, score, word results)`` per line of a BGR page, in the page's pixels."""
@@ -138,15 +136,120 @@ class _Reader:
         if not crops:
             return []
         lines = self.recognizer(TextRecInput(img=crops, return_word_box=True))
-        lines = self.word_boxes(crops, np.array(quads), lines)
-        return list(zip(quads, lines.txts or (), lines.scores, lines.word_results, strict=True))
+        return [(quad, text, score, place_words(text, info, quad, stands(quad)))
+                for quad, text, score, info in zip(quads, lines.txts or (), lines.scores, lines.word_results,
+                                                   strict=True)]
 
 
-def _borrow_reader() -> _Reader:
-    try:
-        return _readers.get_nowait()
-    except queue.Empty:
-        return _Reader()
+def stands(quad: Any) -> bool:
+    """Whether RapidOCR reads this line turned a quarter (``get_rotate_crop_image``: a crop at least 1.5 times
+    taller than wide is turned counter-clockwise before recognition)."""
+    import numpy as np
+
+    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    return height >= 1.5 * width
+
+
+def place_words(text: str, info: Any, quad: Any, turned: bool) -> list[tuple[str, float, Any]]:
+    """Words of a recognised line with their quadrilaterals on the page: a CJK character each, or a run of
+    other characters between spaces, placed by the recogniser's column for each character along the line
+    (``turned``: the line stood, and was read turned a quarter). Confidence: the mean of its characters'."""
+    import numpy as np
+
+    columns = [column for word in info.word_cols for column in word]
+    length = float(info.line_txt_len or 0)
+    characters = [(i, char) for i, char in enumerate(text) if not char.isspace()]
+    if not length or len(columns) != len(characters) or len(info.confs) != len(text):
+        return []
+    gaps = np.diff(columns) if len(columns) > 1 else np.array([2.0])
+    half = max(0.5, float(np.median(gaps)) / 2)
+    first, second, third, fourth = (np.asarray(point, np.float64) for point in quad)
+    start_edge, end_edge = ((first, fourth), (second, third)) if turned else ((first, second), (fourth, third))
+    words: list[tuple[str, float, Any]] = []
+    token: list[tuple[int, int]] = []  # (index in text, column)
+
+    def close() -> None:
+        if not token:
+            return
+        low = max(0.0, (token[0][1] + 0.5 - half) / length)
+        high = min(1.0, (token[-1][1] + 0.5 + half) / length)
+        points = [start_edge[0] + low * (start_edge[1] - start_edge[0]),
+                  start_edge[0] + high * (start_edge[1] - start_edge[0]),
+                  end_edge[0] + high * (end_edge[1] - end_edge[0]),
+                  end_edge[0] + low * (end_edge[1] - end_edge[0])]
+        confidence = sum(info.confs[i] for i, _ in token) / len(token)
+        words.append(("".join(text[i] for i, _ in token), confidence, points))
+        token.clear()
+
+    previous = -1
+    for (index, char), column in zip(characters, columns, strict=True):
+        if index != previous + 1 or has_cjk(char) or (token and has_cjk(text[token[-1][0]])):
+            close()
+        token.append((index, column))
+        previous = index
+    close()
+    return words
+
+
+class ReaderPool:
+    """At most ``size`` readers (one per CPU: more run no faster, and each holds its models), kept for the next
+    page; readers being built in the background (``prewarm``) count among them. A page that finds none idle
+    waits for one being built or lent rather than building another beyond the size. Building threads are not
+    daemons: a process that ends while one is loading its models waits for it (ONNX Runtime aborts the
+    process if a thread is torn down inside it)."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or available_cpus()
+        self._idle: list[_Reader] = []
+        self._building = 0
+        self._lent = 0
+        self._changed = threading.Condition()
+
+    def borrow(self) -> _Reader:
+        with self._changed:
+            while not self._idle and self._building + self._lent + len(self._idle) >= self.size:
+                self._changed.wait()
+            self._lent += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return _Reader()
+        except BaseException:
+            with self._changed:
+                self._lent -= 1
+                self._changed.notify()
+            raise
+
+    def give_back(self, reader: _Reader) -> None:
+        with self._changed:
+            self._lent -= 1
+            self._idle.append(reader)
+            self._changed.notify()
+
+    def prewarm(self, count: int) -> None:
+        """Build readers in the background until ``count`` (at most ``size``) are idle, lent or on their way."""
+        with self._changed:
+            wanted = min(count, self.size) - len(self._idle) - self._building - self._lent
+            self._building += max(0, wanted)
+        for _ in range(max(0, wanted)):
+            threading.Thread(target=self._build, name="rapidocr-prewarm").start()
+
+    def _build(self) -> None:
+        reader = None
+        try:
+            reader = _Reader()
+        except Exception:  # nothing to prewarm with: the page that needs a reader builds one and says why
+            reader = None
+        finally:
+            with self._changed:
+                self._building -= 1
+                if reader is not None:
+                    self._idle.append(reader)
+                self._changed.notify_all()
+
+
+READERS = ReaderPool()
 
 
 def _box(points: Any, page: PageImage) -> Box:
@@ -204,9 +307,7 @@ class RapidOcrEngine(BaseEngine):
 
     def prewarm(self, languages: str, count: int) -> None:
         """Build up to ``count`` readers in the background (their models load while pages render)."""
-        wanted = count - _readers.qsize()
-        for _ in range(max(0, wanted)):
-            threading.Thread(target=_prewarm_one, name="rapidocr-prewarm", daemon=True).start()
+        READERS.prewarm(count)
 
     def recognize(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         self.check_languages(languages)
@@ -219,15 +320,20 @@ class RapidOcrEngine(BaseEngine):
         outcome: dict[str, Any] = {}
 
         def infer() -> None:
-            reader = _borrow_reader()
+            try:
+                reader = READERS.borrow()
+            except Exception as e:  # the models would not load
+                outcome["error"] = e
+                return
             try:
                 outcome["lines"] = reader.read(image)
             except Exception as e:  # onnxruntime and OpenCV raise their own types
                 outcome["error"] = e
             finally:
-                _readers.put(reader)
+                READERS.give_back(reader)
 
-        worker = threading.Thread(target=infer, name=f"rapidocr-page-{page.number}", daemon=True)
+        # Not a daemon: at exit the process waits for an abandoned reading to end (see ReaderPool).
+        worker = threading.Thread(target=infer, name=f"rapidocr-page-{page.number}")
         worker.start()
         worker.join(timeout)
         if worker.is_alive():
@@ -236,10 +342,3 @@ class RapidOcrEngine(BaseEngine):
             e = outcome["error"]
             raise EngineError(f"rapidocr failed on page {page.number}: {type(e).__name__}: {e}") from e
         return parse(outcome.get("lines", []), page)
-
-
-def _prewarm_one() -> None:
-    try:
-        _readers.put(_Reader())
-    except Exception:  # nothing to prewarm with: the page that needs a reader reports why
-        return
