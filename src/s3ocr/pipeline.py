@@ -146,7 +146,7 @@ def read_page(source: PageSource, number: int, work_dir: Path, settings: Setting
             timings["total"] = round(perf_counter() - started, 3)
             return PageResult(number=number, status="empty", width=page.width, height=page.height, dpi=page.dpi,
                               preprocessing={"blank": True}, timings=timings)
-        prepared = plan.prepare(image, settings.preprocess, settings.languages, read_pitch=capabilities.read_pitch)
+        prepared = plan.prepare(image, settings.preprocess, settings.languages, capabilities)
         page_plan = prepared.plan
         dpi = page_plan.resolution(page.dpi)
         ocr_page = replace(page, dpi=dpi)

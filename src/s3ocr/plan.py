@@ -10,7 +10,8 @@ search, an axis barely sharper than the other. The output JSON's ``preprocessing
 ``auto``:
 - impulse noise measured (isolated dark pixels) -> ``despeckle`` for CJK languages, a 3x3 median for others
   (the median erases the thin strokes of CJK glyphs);
-- uneven light measured (spread of the background brightness) -> divide by the background;
+- uneven light measured (spread of the background brightness) -> divide by the background, for engines that
+  need it (``Capabilities.reads_uneven_light``);
 - text lines clearly running down the page -> a quarter turn; tilted -> deskew (``s3ocr.orientation``);
 - the line pitch -> the resolution to tell the engine for small text (``dpi``), and for files that state none
   (``dpi_estimate``); large text is scaled down to the pitch the engine reads best at (``scale``).
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from s3ocr import orientation, preprocess
+from s3ocr.engines.base import Capabilities
 
 
 @dataclass(frozen=True)
@@ -104,16 +106,16 @@ class Prepared:
 
 
 def prepare(image: np.ndarray, recipe: str = "auto", languages: str = "eng",
-            read_pitch: float | None = None) -> Prepared:
-    """Apply a recipe to a page image (BGR or gray ``uint8``). With ``read_pitch`` (px between text lines),
-    ``auto`` scales pages of larger text down to it."""
+            capabilities: Capabilities | None = None) -> Prepared:
+    """Apply a recipe to a page image (BGR or gray ``uint8``), for an engine with ``capabilities``: ``auto``
+    scales pages of larger text down to its ``read_pitch``, and evens the light only for engines that need it."""
     if recipe != "auto":
         names = preprocess.resolve_recipe(recipe)
         return Prepared(preprocess.apply_steps(image, names), PagePlan(recipe=recipe, steps=names))
-    return prepare_auto(image, languages, read_pitch)
+    return prepare_auto(image, languages, capabilities or Capabilities())
 
 
-def prepare_auto(image: np.ndarray, languages: str, read_pitch: float | None = None) -> Prepared:
+def prepare_auto(image: np.ndarray, languages: str, capabilities: Capabilities) -> Prepared:
     """Measure the page, decide, and apply only what the measurements call for."""
     gray = preprocess.grayscale(image)
     steps = ["grayscale"]
@@ -127,7 +129,7 @@ def prepare_auto(image: np.ndarray, languages: str, read_pitch: float | None = N
         gray = denoise(gray)
         steps.append(denoise.__name__)
     light = round(preprocess.uneven_light(gray), 3)
-    if light > preprocess.UNEVEN_LIGHT_MIN:
+    if light > preprocess.UNEVEN_LIGHT_MIN and not capabilities.reads_uneven_light:
         gray = preprocess.normalize_background(gray)
         steps.append("normalize_background")
 
@@ -149,7 +151,7 @@ def prepare_auto(image: np.ndarray, languages: str, read_pitch: float | None = N
         steps.append("deskew")
         removed = tilt
     pitch = preprocess.line_pitch(gray)
-    scale = preprocess.reading_scale(pitch, read_pitch)
+    scale = preprocess.reading_scale(pitch, capabilities.read_pitch)
     if scale < 1.0:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         steps.append("downscale")

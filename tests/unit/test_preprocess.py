@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from s3ocr import orientation, preprocess
+from s3ocr.engines.base import Capabilities
 from s3ocr.errors import ConfigurationError
 from s3ocr.plan import Prepared, prepare
 from s3ocr.preprocess import resolve_recipe
@@ -167,6 +168,9 @@ def test_auto_denoises_flattens_and_deskews_only_when_measured(languages, denois
     assert report["measurements"]["uneven_light"] > preprocess.UNEVEN_LIGHT_MIN
     assert report["skew"] == pytest.approx(3.0, abs=0.3)
     assert preprocess.impulse_noise_fraction(prepared.image) < preprocess.IMPULSE_NOISE_MIN
+    # AND for an engine that reads under uneven light, the light is left as it is
+    light = prepare(page, "auto", languages, Capabilities(reads_uneven_light=True)).plan
+    assert "normalize_background" not in light.steps and "deskew" in light.steps
 
 
 @pytest.mark.parametrize(
@@ -210,11 +214,12 @@ def test_an_axis_barely_sharper_down_than_across_does_not_turn_the_page():
 
 
 def test_auto_reads_large_text_at_the_pitch_asked_for_and_leaves_the_rest_alone():
-    large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng", read_pitch=50)
+    large = prepare(text_page(height=1200, width=1000, pitch=100), "auto", "eng", Capabilities(read_pitch=50))
     assert large.plan.scale == 0.5 and "downscale" in large.plan.steps
     assert large.image.shape == (600, 500)
     for pitch, read_pitch in ((52, 50), (100, None)):  # within 10 % of the pitch asked for; no pitch asked for
-        page = prepare(text_page(height=1200, width=1000, pitch=pitch), "auto", "eng", read_pitch=read_pitch)
+        page = prepare(text_page(height=1200, width=1000, pitch=pitch), "auto", "eng",
+                       Capabilities(read_pitch=read_pitch))
         assert page.plan.scale == 1.0 and "downscale" not in page.plan.steps
         assert page.image.shape == (1200, 1000)
 

@@ -30,11 +30,16 @@ class Capabilities:
     ``sure_confidence``: the mean word confidence (0-1) from which a reading is taken as it is. A reading less
     sure than this, or empty while the page has ink, makes the pipeline check its guesses (for a local
     engine). Upright pages read by each engine score above it, upside-down or sideways ones below.
+
+    ``reads_uneven_light``: it reads a page under a shadow or on a tinted background as well as an evenly lit
+    one, so the page's background is not divided out for it (a neural detector; Tesseract binarises the
+    whole page with one threshold and needs it).
     """
 
     local: bool = False
     read_pitch: float | None = None
     sure_confidence: float = 0.6
+    reads_uneven_light: bool = False
 
 
 @runtime_checkable
