@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder, s3://bucket/key or s3://bucket/prefix/")
     extract.add_argument("-o", "--output-dir", type=Path, help="write .txt/.json/.error.json here instead of printing")
     extract.add_argument("--lang", help="Tesseract languages, e.g. chi_sim+eng (env OCR_LANGUAGES)")
-    extract.add_argument("--engine", help="OCR engine (env OCR_ENGINE)")
+    extract.add_argument("--engine", help="OCR engine (env OCR_ENGINE; default auto: PP-OCRv6 for Chinese, "
+                                          "Tesseract for English)")
     extract.add_argument("--format", default="txt,json", help="output formats with -o: txt,json (default both)")
     extract.add_argument("--dpi", type=int, help="PDF rendering resolution (env PDF_DPI)")
     extract.add_argument("--max-pages", type=int, help="page cap per document (env MAX_PAGES)")

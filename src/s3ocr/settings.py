@@ -60,7 +60,7 @@ class Settings:
     output_bucket: str = ""
     output_prefix: str = ""
     languages: str = "chi_sim+eng"
-    engine: str = "tesseract"
+    engine: str = "auto"  # PP-OCRv6 for Chinese, Tesseract (with PP-OCRv6's second opinion) for English
     fallback_engines: tuple[str, ...] = ()  # tried in order when an engine is out of quota or unavailable
     engine_routes: tuple[tuple[str, str], ...] = ()  # (key prefix, engine name)
     dpi: int = 300

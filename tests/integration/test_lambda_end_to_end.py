@@ -28,8 +28,11 @@ def test_png_upload_is_read_and_written_with_text_and_boxes(stack):
     assert document["status"] == "ok" and document["media_type"] == "image/png"
     assert document["source"]["bucket"] == stack.input_bucket and document["source"]["key"] == "e2e/linn.png"
     assert document["source"]["etag"] and document["source"]["size"] == (RESOURCES / "linn.png").stat().st_size
-    assert document["engine"]["name"] == "tesseract" and document["engine"]["version"].startswith("5.")
+    # the default engine, auto: the languages are chi_sim+eng, so PP-OCRv6 read the page
+    assert document["engine"]["name"] == "auto" and "tesseract 5." in document["engine"]["version"]
+    assert "PP-OCRv6" in document["engine"]["version"]
     page = document["pages"][0]
+    assert page["engine"] == "rapidocr"
     assert page["text"] == text and page["lines"] and 0 < page["mean_confidence"] <= 1
     assert {"left", "top", "width", "height"} == set(page["lines"][0]["box"])
     assert queue_depth(stack.sqs, stack.queue_url) == 0

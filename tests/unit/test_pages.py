@@ -7,9 +7,13 @@ import pytest
 from PIL import Image
 
 from s3ocr.errors import CorruptDocumentError, DecompressionBombError
+from s3ocr.models import PageImage
 from s3ocr.pages import open_pages
 from s3ocr.pages.images import ImagePages, to_gray
-from s3ocr.pages.pdf import page_dpi, read_pdf_info
+from s3ocr.pages.pdf import PdfPages, page_dpi, read_pdf_info
+from s3ocr.pipeline import read_page
+from s3ocr.settings import Settings
+from tests.fakes import FakeEngine
 
 
 def test_multi_frame_tiff_gives_one_page_per_frame(tmp_path):
@@ -116,3 +120,55 @@ def test_a_600_dpi_scan_is_brought_down_to_300_dpi(tmp_path):
     Image.new("L", (1200, 1600), 255).save(path, dpi=(600, 600))
     page = ImagePages(path, max_page_pixels=10**8).render(1, tmp_path)
     assert (page.width, page.height, page.dpi) == (600, 800, 300)
+
+
+class RenderSpy(PdfPages):
+    """A PDF page source that notes every page it renders."""
+
+    def __init__(self, path, **kwargs) -> None:
+        super().__init__(path, dpi=100, max_page_pixels=10**8, **kwargs)
+        self.rendered: list[int] = []
+
+    def render(self, number: int, work_dir, timeout: float = 120) -> PageImage:
+        self.rendered.append(number)
+        return super().render(number, work_dir, timeout)
+
+
+@pytest.mark.parametrize("force_ocr", [False, True])
+def test_blank_pdf_pages_are_empty_without_rendering_or_an_engine(tmp_path, resources, force_ocr):
+    # GIVEN pages that draw nothing: an empty content stream, no /Contents at all, white paint on white paper
+    source = RenderSpy(resources / "blank-pages.pdf", use_text_layer=not force_ocr)
+    engine = FakeEngine()
+    # WHEN each page is read
+    pages = [read_page(source, n, tmp_path, Settings(work_dir=tmp_path), engine) for n in (1, 2, 3)]
+    # THEN each is empty, known from the document: nothing rendered, no engine asked, no file left
+    assert [(page.status, page.preprocessing) for page in pages] == [("empty", {"blank": True})] * 3
+    assert source.rendered == [] and engine.seen == [] and list(tmp_path.iterdir()) == []
+
+
+def test_vector_drawings_and_outlined_text_are_not_blank(tmp_path, resources):
+    # GIVEN pages with no text and no image: a hairline rule, and a word drawn as filled outlines
+    source = RenderSpy(resources / "drawn-pages.pdf")
+    # THEN neither is known blank: each goes on to be rendered, and its pixels decide
+    assert [source.known_blank(n) for n in (1, 2)] == [False, False]
+    engine = FakeEngine()
+    page = read_page(source, 2, tmp_path, Settings(work_dir=tmp_path / "work", preprocess="none"), engine)
+    assert source.rendered == [2] and [seen.number for seen in engine.seen] == [2] and page.status == "ok"
+
+
+def test_a_scanned_page_is_rendered_and_read_even_when_the_scan_is_of_blank_paper(tmp_path, resources):
+    # GIVEN a page that is only an image: the document cannot say whether the scan shows anything
+    scan = RenderSpy(resources / "linn.pdf")
+    paper = tmp_path / "paper.png"
+    Image.new("L", (850, 1100), 255).save(paper, dpi=(100, 100))
+    from s3ocr.bench.samples import scan_pdf
+
+    blank_scan = RenderSpy(scan_pdf(tmp_path / "blank-scan.pdf", [paper], dpi=100))
+    # THEN it is not known blank: it is rendered, and its pixels say whether an engine is asked
+    assert not scan.known_blank(1) and not blank_scan.known_blank(1)
+    engine = FakeEngine()
+    settings = Settings(work_dir=tmp_path / "work", preprocess="none")
+    read = read_page(scan, 1, tmp_path, settings, engine)
+    empty = read_page(blank_scan, 1, tmp_path, settings, engine)
+    assert scan.rendered == [1] and read.status == "ok" and [seen.number for seen in engine.seen] == [1]
+    assert blank_scan.rendered == [1] and empty.status == "empty" and empty.width > 0  # judged by its pixels

@@ -17,7 +17,7 @@ SETTINGS = Settings.from_env({"OCR_ENGINE_ROUTES": "scans/=baidu,scans/receipts/
 @pytest.mark.parametrize(
     ("key", "metadata", "engine"),
     [
-        ("inbox/a.pdf", {}, "tesseract"),
+        ("inbox/a.pdf", {}, "auto"),  # the default engine
         ("scans/a.pdf", {}, "baidu"),
         ("scans/receipts/a.pdf", {}, "textract"),
         ("scans/receipts/a.pdf", {"ocr-engine": "baidu-accurate"}, "baidu-accurate"),

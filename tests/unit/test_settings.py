@@ -11,7 +11,7 @@ from s3ocr.settings import Settings
 def test_defaults_from_an_empty_environment():
     settings = Settings.from_env({})
     defaults = (settings.languages, settings.dpi, settings.engine, settings.output_prefix)
-    assert defaults == ("chi_sim+eng", 300, "tesseract", "")
+    assert defaults == ("chi_sim+eng", 300, "auto", "")
 
 
 def test_environment_is_read():

@@ -3,6 +3,12 @@
 PGM, not PNG: Tesseract reads both, and PNG encoding alone costs ~1.3 s a page at 300 DPI where the
 raw format costs nothing. A page whose size at the configured DPI would exceed the pixel cap is
 rendered at a lower DPI instead of failing the document (``enormous.pdf``: a 30-inch page).
+
+Before any page is rendered the document is asked, once for all its pages, what it carries: its text
+(``pdftotext``), its images (``pdfimages -list``), its fonts (``pdffonts``) and, on pages that have both text
+and images, which of the text is drawn visibly (``pdftohtml``). A page with real text of its own is not
+rendered (``textlayer``); a page with no text and no images is rendered at ``BLANK_CHECK_DPI`` first, and
+when that shows nothing drawn at all it is blank, in a few milliseconds.
 """
 
 from __future__ import annotations
@@ -18,13 +24,31 @@ import pdf2image.exceptions
 
 from s3ocr.errors import CorruptDocumentError, EncryptedDocumentError, PageTimeoutError
 from s3ocr.models import PageImage
+from s3ocr.pages.pdffonts import UNKNOWN_FONTS, DocumentFonts
 from s3ocr.pages.pdfimages import coverage, list_images, single_jpeg_scan
-from s3ocr.pages.textlayer import extract_page_texts, usable_text
+from s3ocr.pages.textlayer import (
+    MIN_VISIBLE_SHARE,
+    PageTextEvidence,
+    TextVerdict,
+    extract_page_texts,
+    judge_page_text,
+    text_quality,
+)
+from s3ocr.pages.visibletext import visible_chars
 
 _PAGE_SIZE = re.compile(rb"^Page\s+(\d+)\s+size:\s+([\d.]+) x ([\d.]+) pts", re.MULTILINE)
 _PAGE_ROTATION = re.compile(rb"^Page\s+(\d+)\s+rot:\s+(\d+)", re.MULTILINE)
 _PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
 MIN_DPI = 36
+# A page with no text and no image is rendered this coarsely to see whether it draws anything: a letter page is
+# 170 x 220 pixels, a few milliseconds. Anti-aliased, a hairline or a full stop still darkens a pixel below
+# NEAR_WHITE; the pixel test of the full rendering (``preprocess.marks``) needs marks several pixels tall,
+# which small text is not at this resolution, so the test here is stricter: nothing darker than paper at all.
+BLANK_CHECK_DPI = 20
+BLANK_CHECK_MAX_SIDE = 1000  # pixels: a poster-sized page is looked at more coarsely still
+NEAR_WHITE = 250
+_PAPER = bytes(range(NEAR_WHITE, 256))
+_PGM_HEADER = re.compile(rb"P5\s+(\d+)\s+(\d+)\s+255\s")
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,14 @@ class PdfPages:
         last = min(self.info.page_count, max_pages)
         self._texts: list[str] = extract_page_texts(path, last) if use_text_layer else []
         self._images = list_images(path, last)
+        self._fonts = DocumentFonts(path, last) if use_text_layer else None
+        self._visible = self._visible_chars()
+
+    def _visible_chars(self) -> dict[int, int] | None:
+        """Visible characters on the pages that carry both text and images: only there can text lie unseen over
+        a picture of the page. One ``pdftohtml`` over the range of those pages."""
+        pages = [n for n, text in enumerate(self._texts, 1) if text.strip() and self._images.get(n)]
+        return visible_chars(self.path, pages[0], pages[-1]) if pages else {}
 
     def _size(self, number: int) -> tuple[float, float]:
         sizes = self.info.page_sizes_pt
@@ -91,13 +123,36 @@ class PdfPages:
 
     def text_layer(self, number: int) -> str | None:
         """The page's own text when it is real text (see ``textlayer``), else None (OCR the page)."""
-        if number > len(self._texts):
-            return None
-        return usable_text(self._texts[number - 1], coverage(self._images.get(number, []), self._size(number)))
+        return self.judge_text(number).text
+
+    def judge_text(self, number: int) -> TextVerdict:
+        """What the document shows about page ``number``'s text, judged (``textlayer.judge_page_text``)."""
+        if self._fonts is None:
+            return TextVerdict(None, "text_layer_not_used")  # --force-ocr
+        text = self._page_text(number)
+        chars = text_quality(text).chars
+        if chars == 0:
+            return TextVerdict(None, "no_text")
+        images = self._images.get(number, [])
+        if not images:
+            visible: float | None = 1.0  # nothing for text to lie unseen over: the page is its drawing
+        elif self._visible is None:
+            visible = None
+        else:
+            visible = min(1.0, self._visible.get(number, 0) / chars)
+        hidden = visible is not None and visible < MIN_VISIBLE_SHARE
+        fonts = UNKNOWN_FONTS if hidden else self._fonts.page(number)  # an invisible layer's fonts do not matter
+        return judge_page_text(PageTextEvidence(text, coverage(images, self._size(number)), fonts, visible))
 
     def known_blank(self, number: int) -> bool:
-        """Not known before rendering (yet): the pipeline looks at the rendered page's pixels."""
-        return False
+        """True when the page draws nothing: no text, no image, and a coarse rendering of it is white paper."""
+        if self._page_text(number).strip() or self._images.get(number):
+            return False
+        dpi = min(BLANK_CHECK_DPI, BLANK_CHECK_MAX_SIDE * 72 / max(*self._size(number), 1.0))
+        return draws_nothing(self.path, number, dpi)
+
+    def _page_text(self, number: int) -> str:
+        return self._texts[number - 1] if number <= len(self._texts) else ""
 
     def _extract_scan(self, number: int, work_dir: Path) -> PageImage | None:
         """The page's JPEG as it is stored, when the page is nothing but that scan (see ``single_jpeg_scan``)."""
@@ -145,6 +200,21 @@ class PdfPages:
             raise CorruptDocumentError(f"Poppler rendered nothing for page {number}")
         width, height = _pnm_size(path)
         return PageImage(number=number, path=path, width=width, height=height, dpi=dpi)
+
+
+def draws_nothing(path: Path, number: int, dpi: float = BLANK_CHECK_DPI, timeout: float = 30) -> bool:
+    """Whether page ``number`` renders at ``dpi`` to paper alone: no pixel darker than ``NEAR_WHITE``."""
+    command = ["pdftoppm", "-r", f"{dpi:g}", "-gray", "-f", str(number), "-l", str(number), str(path)]
+    try:
+        proc = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return False  # not known: the page is rendered and judged by its pixels
+    header = _PGM_HEADER.match(proc.stdout)
+    if proc.returncode != 0 or header is None:
+        return False
+    pixels = proc.stdout[header.end():]
+    # Deleting the paper-white bytes leaves the pixels that show something: none on a blank page.
+    return len(pixels) == int(header[1]) * int(header[2]) > 0 and not pixels.translate(None, _PAPER)
 
 
 def _pnm_size(path: Path) -> tuple[int, int]:

@@ -1,10 +1,16 @@
 """Born-digital PDF pages: take the text Poppler extracts instead of OCRing the page.
 
-A page's own text is used when it is real text: no replacement or private-use characters (a broken
-font encoding), mostly letters/digits/punctuation, and words that look like words. A page covered by
-a scanned image whose text is an invisible OCR layer is only trusted when that layer reads well; the
-garbage layers some scanners write ("sw | \\ + 400 +") fail the word test and the page is OCRed.
-Pages with no text at all (scans, or text drawn as outlines) are always OCRed.
+Whether a page's text is its own is judged from the PDF itself, not from the shape of its words: text that is
+drawn visibly in fonts whose text extracts reliably (``pdffonts``) is the page's text exactly as ``pdftotext``
+gives it, whatever it looks like: contents with dot leaders, code, tables, columns of numbers.
+
+The shape of the words (``text_quality``: no replacement or private-use characters, mostly letters, digits and
+punctuation, tokens that look like words) still decides where the PDF cannot vouch for its text:
+- an invisible OCR layer (text that ``pdftohtml`` does not see drawn, or in Tesseract's ``GlyphLessFont``) is a
+  reading of the scan under it, as good as the engine that made it: the garbage layers some scanners write
+  ("sw | \\ + 400 +") fail the test and the page is OCRed;
+- text in fonts that do not map their glyphs to Unicode (Identity-H with no ToUnicode map, custom encodings).
+A scan with a few stray glyphs of text is OCRed, and so is a page with no text at all (scans, outlined text).
 """
 
 from __future__ import annotations
@@ -15,9 +21,16 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from s3ocr.pages.pdffonts import PageFonts
+
 # A page whose images cover less than this share of it is treated as a drawn page, not a scan.
 SCAN_COVERAGE = 0.5
 MIN_SCAN_LAYER_CHARS = 50
+# Text of which less than this share is drawn visibly is an invisible layer over the page (an OCR layer).
+MIN_VISIBLE_SHARE = 0.5
+# Replacement, private-use or control characters that a page in reliable fonts may hold (an icon font mapped
+# into the private-use area) before its fonts' Unicode maps are not believed.
+MAX_BAD_SHARE = 0.01
 _WORD = re.compile(r"^[\w'’.,;:!?()\-–—/%&\"“”«»]+$")
 
 
@@ -68,3 +81,46 @@ def usable_text(text: str, coverage: float) -> str | None:
     if coverage >= SCAN_COVERAGE and quality.chars < MIN_SCAN_LAYER_CHARS:
         return None  # a scan with a few stray glyphs of an OCR layer: read the scan
     return text
+
+
+@dataclass(frozen=True)
+class PageTextEvidence:
+    """What the PDF itself shows about one page's text."""
+
+    text: str  # as pdftotext gives it
+    coverage: float  # share of the page its images cover
+    fonts: PageFonts
+    visible_share: float | None  # share of the text drawn visibly; None: Poppler could not tell
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    """The page's own text when it is used instead of OCR (else None), and why."""
+
+    text: str | None
+    reason: str
+
+
+def judge_page_text(evidence: PageTextEvidence) -> TextVerdict:
+    """Whether a PDF page's text is used as it is (see the module's docstring)."""
+    quality = text_quality(evidence.text)
+    if quality.chars == 0:
+        return TextVerdict(None, "no_text")
+    visible = evidence.visible_share
+    if evidence.fonts.ocr_layer or (visible is not None and visible < MIN_VISIBLE_SHARE):
+        return _by_word_shape(evidence, "ocr_layer")
+    scan = evidence.coverage >= SCAN_COVERAGE
+    if scan and visible is None:
+        return _by_word_shape(evidence, "text_on_scan")  # maybe an OCR layer: Poppler could not tell
+    if scan and quality.chars < MIN_SCAN_LAYER_CHARS:
+        return TextVerdict(None, "stray_text_on_scan")
+    if not evidence.fonts.reliable:
+        return _by_word_shape(evidence, "unreliable_fonts")
+    if quality.bad > MAX_BAD_SHARE * quality.chars:  # Unicode maps to U+FFFD or private use: not believed
+        return TextVerdict(None, "broken_characters")
+    return TextVerdict(evidence.text, "pdf_text")
+
+
+def _by_word_shape(evidence: PageTextEvidence, kind: str) -> TextVerdict:
+    text = usable_text(evidence.text, evidence.coverage)
+    return TextVerdict(text, f"{kind}_reads_well" if text is not None else f"{kind}_reads_badly")
