@@ -14,8 +14,9 @@ Configured for document pages rather than as it ships:
 - No per-line 180-degree classifier: which way up a page is, is the pipeline's question (``reading``).
 - Threads are the pipeline's: each reader runs its models on one thread, and a page borrows a reader of its
   own (readers are pooled, one per page read at once); the last page of a document is read in bands.
-- Lines are recognised one at a time: RapidOCR batches six, padded to the widest, which measured 26 %
-  more CPU on the corpus pages for the same text.
+- Lines are recognised one at a time, each at its own width: RapidOCR batches six, padded to the widest,
+  which measured 26 % more CPU on the corpus pages for the same text, and pads every line to 320 px, another
+  8 % (``_Reader``).
 
 Confidences: the recogniser's per-line score; words (a CJK character, or a Latin word) carry the mean
 score of their characters and a box from the character positions the recogniser decoded.
@@ -104,6 +105,10 @@ class _Reader:
             "Det.limit_type": "max",
             "Det.limit_side_len": 1_000_000,
             "Rec.rec_batch_num": 1,
+            # Lines are read at their own width: RapidOCR pads every line to at least 320 px (a table cell of
+            # two digits costs as much as a line of twenty characters). Measured on the real and three rendered
+            # Chinese pages: the same text (mean CER 0.097 -> 0.095) for 7.6 % less CPU.
+            "Rec.rec_img_shape": [3, 48, 48],
             "EngineConfig.onnxruntime.intra_op_num_threads": 1,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
