@@ -1,8 +1,8 @@
-"""Orchestration only: fetch -> pages -> preprocess -> recognise -> sink, one direction.
+"""Orchestration only: fetch -> pages -> sink, one direction.
 
 Pages are processed concurrently, one engine process per available CPU (the engines add no
-parallelism of their own), in a bounded window so that only a few pages are on disk at a time. How one
-prepared page is read (in bands, the other ways up, vertical writing) is ``s3ocr.reading``.
+parallelism of their own), in a bounded window so that only a few pages are on disk at a time. One page's
+way from rendering to text is ``s3ocr.page``.
 """
 
 from __future__ import annotations
@@ -12,29 +12,18 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
 from s3ocr.engines.base import Engine
-from s3ocr.errors import CorruptDocumentError, NoPageReadError, PageTimeoutError, PermanentError
-from s3ocr.layout import ordered_lines
-from s3ocr.models import (
-    DocumentFailure,
-    DocumentRef,
-    DocumentResult,
-    EngineInfo,
-    Line,
-    PageResult,
-    Recognition,
-)
-from s3ocr.pages import PageSource, detect_media_type, open_pages
-from s3ocr.reading import DocumentWriting, read_bands, read_page_image, write_page
+from s3ocr.errors import NoPageReadError, PermanentError
+from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult, EngineInfo, PageResult
+from s3ocr.page import PageContext, read_page
+from s3ocr.pages import detect_media_type, open_pages
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
-from s3ocr.textclean import clean_text, has_cjk, latin_punctuation
 
 T = TypeVar("T")
 Outcome = DocumentResult | DocumentFailure
@@ -105,109 +94,6 @@ def ordered_concurrent_map(fn: Callable[[int], T], items: Iterable[int], workers
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def read_page(source: PageSource, number: int, work_dir: Path, settings: Settings, engine: Engine,
-              parts: int = 1, writing: DocumentWriting | None = None) -> PageResult:
-    """Render, plan, read and order one page. Page-level failures are recorded on the page.
-
-    With ``parts`` > 1 (the last page of a document, when cores would otherwise idle) a local engine reads
-    the page in up to that many bands at once; see ``pagesplit``. ``writing`` carries what the document's
-    other pages showed of its writing (``reading.DocumentWriting``).
-    """
-    timings: dict[str, float] = {}
-    started = perf_counter()
-    text = source.text_layer(number)
-    if text is not None:
-        timings["total"] = round(perf_counter() - started, 3)
-        return PageResult(number=number, status="ok" if text.strip() else "empty", text=text, source="text_layer",
-                          engine="pdftotext", timings=timings)
-    if source.known_blank(number):  # the document shows nothing is drawn on it: no render, no engine
-        timings["total"] = round(perf_counter() - started, 3)
-        return PageResult(number=number, status="empty", preprocessing={"blank": True}, timings=timings)
-    capabilities = engine.capabilities(settings.languages)
-    engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders
-    # OpenCV and the preprocessing modules are loaded by the first page that needs OCR: a born-digital
-    # document never pays for them.
-    import cv2
-
-    from s3ocr import pagesplit, plan, preprocess
-
-    files: list[Path] = []
-    try:
-        page = source.render(number, work_dir)
-        files.append(page.path)
-        timings["render"] = round(perf_counter() - started, 3)
-        mark = perf_counter()
-        image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
-        marks, ink = preprocess.marks(preprocess.grayscale(image))
-        if preprocess.is_blank_by(marks, ink):
-            # Paper alone: no engine is asked (a cloud service would bill the call).
-            timings["total"] = round(perf_counter() - started, 3)
-            return PageResult(number=number, status="empty", width=page.width, height=page.height, dpi=page.dpi,
-                              preprocessing={"blank": True}, timings=timings)
-        prepared = plan.prepare(image, settings.preprocess, settings.languages, capabilities)
-        page_plan = prepared.plan
-        dpi = page_plan.resolution(page.dpi)
-        ocr_page = replace(page, dpi=dpi)
-        if prepared.image is not image:
-            ocr_page = write_page(prepared.image, number, "ocr", dpi, work_dir, files)
-        # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-        in_columns = writing is not None and writing.expects_columns(page_plan)
-        bands = (pagesplit.bands(prepared.image, parts) if parts > 1 and capabilities.local and not in_columns
-                 else [])
-        band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, work_dir, files)
-                      for i, band in enumerate(bands)] if len(bands) > 1 else []
-        # The page is on disk now: drop the arrays before the engine runs for seconds, so each worker holds
-        # no page in memory while its engine does (~17 MB a worker for A4 at 300 dpi).
-        del image, prepared
-        timings["preprocess"] = round(perf_counter() - mark, 3)
-        mark = perf_counter()
-        banded = read_bands(band_pages, bands, settings, engine) if band_pages else None
-        reading = read_page_image(page_plan, page, ocr_page, work_dir, files, settings, engine, first=banded,
-                                  writing=writing, marks=marks)
-        timings["recognize"] = round(perf_counter() - mark, 3)
-    except (PageTimeoutError, PermanentError) as e:
-        if isinstance(e, PermanentError) and e.reason == "configuration":
-            raise
-        timings["total"] = round(perf_counter() - started, 3)
-        return PageResult(number=number, status="failed", timings=timings,
-                          error={"reason": e.reason, "type": type(e).__name__, "message": str(e)})
-    finally:
-        for path in files:
-            path.unlink(missing_ok=True)
-    report = reading.report(page_plan)
-    if band_pages and reading.way == "as_planned":
-        report["bands"] = [[band.top, band.bottom] for band in bands]
-    lines, text = page_text(reading.recognition)
-    timings["total"] = round(perf_counter() - started, 3)
-    return PageResult(
-        number=number,
-        # Ink, and no text in any reading: never an "ok" page with nothing on it.
-        status="ok" if text.strip() else "no_text_found",
-        text=text,
-        lines=lines,
-        mean_confidence=reading.recognition.mean_confidence,
-        width=reading.image.width,
-        height=reading.image.height,
-        dpi=reading.image.dpi,
-        preprocessing=report,
-        timings=timings,
-        engine=reading.recognition.engine or engine.name,
-    )
-
-
-def page_text(recognition: Recognition) -> tuple[tuple[Line, ...], str]:
-    """The page's lines in reading order and its text (``s3ocr.layout``), cleaned up (``textclean``). An engine
-    that gives no boxes (a text-only cloud API) keeps its own order."""
-    if any(line.box.width > 0 and line.box.height > 0 for line in recognition.lines):
-        lines, text = ordered_lines(recognition.lines)
-    else:
-        lines, text = recognition.lines, recognition.text
-    clean = clean_text if has_cjk(text) else (lambda part: latin_punctuation(clean_text(part)))
-    return tuple(replace(line, text=clean(line.text)) for line in lines), clean(text).strip("\n")
-
-
 def process_file(
     path: Path,
     ref: DocumentRef,
@@ -223,17 +109,11 @@ def process_file(
                         max_pages=settings.max_pages, use_text_layer=not settings.force_ocr)
     numbers = range(1, min(source.page_count, settings.max_pages) + 1)
     workers = min(settings.worker_count, len(numbers))
-    last = numbers[-1] if numbers else 0
     pages = []
-    writing = DocumentWriting()
-
-    def read(number: int) -> PageResult:
-        # The last page starts when no other is left to start: the cores that finish before it would idle.
-        return read_page(source, number, work_dir, settings, engine,
-                         parts=settings.worker_count if number == last else 1, writing=writing)
+    context = PageContext(source, work_dir, settings, engine, last=numbers[-1] if numbers else 0)
 
     with observer.stage("pages"):
-        for page in ordered_concurrent_map(read, numbers, workers):
+        for page in ordered_concurrent_map(lambda number: read_page(context, number), numbers, workers):
             observer.page_done(page)
             pages.append(page)
     if pages and all(page.status == "failed" for page in pages):

@@ -14,18 +14,20 @@ from s3ocr import orientation, pagesplit
 from s3ocr.bench.scoring import cer
 from s3ocr.engines import get_engine
 from s3ocr.models import DocumentRef, DocumentResult, PageImage
+from s3ocr.page import PageContext, read_page
 from s3ocr.pages.images import ImagePages
-from s3ocr.pipeline import process_local_file, read_page
+from s3ocr.pipeline import process_local_file
 from s3ocr.reading import read_bands
 from s3ocr.settings import Settings
 from tests.fakes import FakeEngine
 
 
 def read_one(path: Path, tmp_path: Path, engine: str, languages: str = "eng", parts: int = 1):
+    """The page as a document's page: its last (read by ``parts`` cores at once), or one of many."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    settings = Settings(languages=languages, work_dir=tmp_path, page_timeout=300)
-    return read_page(ImagePages(path, settings.max_page_pixels), 1, tmp_path, settings, get_engine(engine),
-                     parts=parts)
+    settings = Settings(languages=languages, work_dir=tmp_path, page_timeout=300, workers=parts)
+    source = ImagePages(path, settings.max_page_pixels)
+    return read_page(PageContext(source, tmp_path, settings, get_engine(engine), last=1 if parts > 1 else 0), 1)
 
 
 def claim(monkeypatch: pytest.MonkeyPatch, skew: orientation.Skew) -> None:

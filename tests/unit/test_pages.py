@@ -8,10 +8,10 @@ from PIL import Image
 
 from s3ocr.errors import CorruptDocumentError, DecompressionBombError
 from s3ocr.models import PageImage
+from s3ocr.page import PageContext, read_page
 from s3ocr.pages import open_pages
 from s3ocr.pages.images import ImagePages, to_gray
 from s3ocr.pages.pdf import PdfPages, page_dpi, read_pdf_info
-from s3ocr.pipeline import read_page
 from s3ocr.settings import Settings
 from tests.fakes import FakeEngine
 
@@ -140,7 +140,8 @@ def test_blank_pdf_pages_are_empty_without_rendering_or_an_engine(tmp_path, reso
     source = RenderSpy(resources / "blank-pages.pdf", use_text_layer=not force_ocr)
     engine = FakeEngine()
     # WHEN each page is read
-    pages = [read_page(source, n, tmp_path, Settings(work_dir=tmp_path), engine) for n in (1, 2, 3)]
+    context = PageContext(source, tmp_path, Settings(work_dir=tmp_path), engine, last=3)
+    pages = [read_page(context, n) for n in (1, 2, 3)]
     # THEN each is empty, known from the document: nothing rendered, no engine asked, no file left
     assert [(page.status, page.preprocessing) for page in pages] == [("empty", {"blank": True})] * 3
     assert source.rendered == [] and engine.seen == [] and list(tmp_path.iterdir()) == []
@@ -152,7 +153,8 @@ def test_vector_drawings_and_outlined_text_are_not_blank(tmp_path, resources):
     # THEN neither is known blank: each goes on to be rendered, and its pixels decide
     assert [source.known_blank(n) for n in (1, 2)] == [False, False]
     engine = FakeEngine()
-    page = read_page(source, 2, tmp_path, Settings(work_dir=tmp_path / "work", preprocess="none"), engine)
+    settings = Settings(work_dir=tmp_path / "work", preprocess="none")
+    page = read_page(PageContext(source, tmp_path, settings, engine, last=2), 2)
     assert source.rendered == [2] and [seen.number for seen in engine.seen] == [2] and page.status == "ok"
 
 
@@ -168,7 +170,7 @@ def test_a_scanned_page_is_rendered_and_read_even_when_the_scan_is_of_blank_pape
     assert not scan.known_blank(1) and not blank_scan.known_blank(1)
     engine = FakeEngine()
     settings = Settings(work_dir=tmp_path / "work", preprocess="none")
-    read = read_page(scan, 1, tmp_path, settings, engine)
-    empty = read_page(blank_scan, 1, tmp_path, settings, engine)
+    read = read_page(PageContext(scan, tmp_path, settings, engine), 1)
+    empty = read_page(PageContext(blank_scan, tmp_path, settings, engine), 1)
     assert scan.rendered == [1] and read.status == "ok" and [seen.number for seen in engine.seen] == [1]
     assert blank_scan.rendered == [1] and empty.status == "empty" and empty.width > 0  # judged by its pixels

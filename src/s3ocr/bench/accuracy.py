@@ -150,16 +150,17 @@ def read_bare_ppocr(sample: Sample) -> tuple[str, str, dict]:
 def read_pipeline(sample: Sample, config: str) -> tuple[str, str, dict]:
     """The page through ``pipeline.read_page`` as a one-page document, with the config's engine and recipe."""
     from s3ocr.engines import get_engine
+    from s3ocr.page import PageContext, read_page
     from s3ocr.pages.images import ImagePages
-    from s3ocr.pipeline import read_page
     from s3ocr.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="s3ocr-bench-") as tmp:
         settings = Settings(languages=LANGUAGES[sample.lang], preprocess=recipe_for(config),
                             page_timeout=PAGE_TIMEOUT_S, work_dir=Path(tmp))
         source = ImagePages(sample.image, max_page_pixels=settings.max_page_pixels)
-        page = read_page(source, 1, Path(tmp), settings, _engine(engine_for(config), get_engine),
-                         parts=settings.worker_count)
+        # A one-page document: its page is the last, read by all cores at once when it can be.
+        context = PageContext(source, Path(tmp), settings, _engine(engine_for(config), get_engine))
+        page = read_page(context, 1)
     if page.status == "failed":
         raise SystemExit(f"{sample.image}: {page.error}")
     return page.text, page.status, page.preprocessing
@@ -214,7 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="pages in parallel (default: %(default)s)")
     parser.add_argument("--only", default="", help="only pages whose image name contains this text")
     parser.add_argument("--details", type=Path, help="write every page's score, report and text as JSON")
+    parser.add_argument("--languages", help="read every page with these languages (e.g. chi_sim+eng, the default "
+                                            "OCR_LANGUAGES) instead of chi_sim+eng for Chinese, eng for English")
     args = parser.parse_args(argv)
+    if args.languages:
+        LANGUAGES.update(zh=args.languages, en=args.languages)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     scores: list[PageScore] = []
     for corpus_dir in args.corpus:
