@@ -114,3 +114,16 @@ def test_pages_wait_for_the_readers_being_prewarmed_instead_of_loading_more(monk
         thread.join()
     # THEN only the two prewarmed readers were ever built (one per CPU of two), and every page got one
     assert len(built) == 2 and len(borrowed) == 3 and set(map(id, borrowed)) <= set(map(id, built))
+
+
+def test_readers_plan_no_memory_by_input_shape():
+    # GIVEN a reader as the engine builds it  THEN its sessions keep no per-shape memory plans (each page and
+    # line has its own shape: the plans grew a reader by 300 MB over the corpus), and RapidOCR's own builder
+    # is left as it was for anyone else
+    from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
+
+    builder = OrtInferSession._init_sess_opts
+    reader = rapidocr._Reader()
+    for model in (reader.detector, reader.recognizer):
+        assert model.session.session.get_session_options().enable_mem_pattern is False
+    assert OrtInferSession._init_sess_opts is builder
