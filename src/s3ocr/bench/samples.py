@@ -260,13 +260,16 @@ def manual_pages() -> list[list[TextRun]]:
 def build_samples(corpus: Path, out: Path) -> dict[str, Path]:
     """The benchmark inputs, made from ``corpus`` (``../shared/corpus/generated``) and here into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    made_here = {"manual-8p.pdf": out / "manual-8p.pdf", "blank-200p.pdf": out / "blank-200p.pdf"}
+    made_here = {"manual-8p.pdf": out / "manual-8p.pdf", "blank-200p.pdf": out / "blank-200p.pdf",
+                 "scan-en-8p.pdf": out / "scan-en-8p.pdf"}
     if not made_here["manual-8p.pdf"].exists():  # the issue's case: contents with dot leaders, code, a table
         embedded_font_pdf(made_here["manual-8p.pdf"], manual_pages())
     if not made_here["blank-200p.pdf"].exists():
         blank_pdf(made_here["blank-200p.pdf"], 200)
     kinds = ("clean", "noise", "shadow", "phone")
     scans = [corpus / f"{lang}-f0-{kind}.png" for kind in kinds for lang in ("en", "zh")]
+    if not made_here["scan-en-8p.pdf"].exists():  # English only: every degradation of the English pages, once
+        scan_pdf(made_here["scan-en-8p.pdf"], sorted(corpus.glob("en-f0-*.png"))[:8])
     english = " ".join((corpus / f"en-f0-{kind}.gt.txt").read_text() for kind in kinds)
     lines = [line.encode("ascii", "replace").decode() for line in _wrap(english)]
     text_pages = [lines[i : i + 45] for i in range(0, min(len(lines), 45 * 8), 45)]

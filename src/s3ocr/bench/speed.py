@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lang", default="chi_sim+eng")
     parser.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf") or "")
-    parser.add_argument("--only", help="comma list of inputs (scan-8p.pdf,digital.pdf,mixed.pdf,large.png,"
-                                       "manual-8p.pdf,blank-200p.pdf)")
+    parser.add_argument("--only", help="comma list of inputs (scan-8p.pdf,scan-en-8p.pdf,digital.pdf,mixed.pdf,"
+                                       "large.png,manual-8p.pdf,blank-200p.pdf)")
     parser.add_argument("--memory", help="instead: page counts for the memory table, e.g. 30,300")
     args = parser.parse_args(argv)
     if args.memory:
