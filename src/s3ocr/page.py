@@ -58,6 +58,13 @@ class _Prepared:
 
 def read_page(context: PageContext, number: int) -> PageResult:
     """Page ``number``'s text and the record of how it was found; page-level failures are recorded on it."""
+    page = _read_page(context, number)
+    if page.status == "ok":
+        context.writing.read(page.text)
+    return page
+
+
+def _read_page(context: PageContext, number: int) -> PageResult:
     started = perf_counter()
     text = context.source.text_layer(number)
     if text is not None:
@@ -66,6 +73,9 @@ def read_page(context: PageContext, number: int) -> PageResult:
     if context.source.known_blank(number):  # the document shows nothing is drawn on it: no render, no engine
         return PageResult(number=number, status="empty", preprocessing={"blank": True},
                           timings={"total": round(perf_counter() - started, 3)})
+    languages = context.writing.languages(context.settings.languages)
+    if languages != context.settings.languages:  # a document of Latin text so far (DocumentWriting)
+        context = replace(context, settings=replace(context.settings, languages=languages))
     settings, engine = context.settings, context.engine
     engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders
     timings: dict[str, float] = {}
@@ -90,7 +100,7 @@ def read_page(context: PageContext, number: int) -> PageResult:
         for path in files:
             path.unlink(missing_ok=True)
     timings["total"] = round(perf_counter() - started, 3)
-    return _result(number, prepared, reading, engine, timings)
+    return _result(number, prepared, reading, engine, timings, languages)
 
 
 def _prepare(context: PageContext, number: int, files: list[Path], timings: dict[str, float],
@@ -133,8 +143,8 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
 
 
 def _result(number: int, prepared: _Prepared, reading: PageReading, engine: Engine,
-            timings: dict[str, float]) -> PageResult:
-    report = reading.report(prepared.plan)
+            timings: dict[str, float], languages: str) -> PageResult:
+    report = {"languages": languages, **reading.report(prepared.plan)}
     if prepared.band_pages and reading.way == "as_planned":
         report["bands"] = [[band.top, band.bottom] for band in prepared.bands]
     lines, text = page_text(reading.recognition)

@@ -20,6 +20,7 @@ PP-OCRv6 about unsure Tesseract readings of Latin pages).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -71,17 +72,43 @@ def _shifted(line: Line, dy: int) -> Line:
 
 
 class DocumentWriting:
-    """What the pages of one document read so far showed of its writing, shared by the threads reading
-    them: once a page has read as vertical writing, the next pages whose lines run down are read that way
-    first, not turned a quarter, read unsure and only then read in columns. (Only the cost changes: the
-    readings tried and the rule that picks one are the same.)"""
+    """What the pages of one document read so far showed of its writing, shared by the threads reading them.
+
+    - Once a page has read as vertical writing, the next pages whose lines run down are read that way first,
+      not turned a quarter, read unsure and only then read in columns.
+    - While every page read so far has no CJK character, the next pages are read with the Latin languages of
+      a mixed list (``chi_sim+eng`` -> ``eng``): an English document read with the default languages gets
+      English-page engines and costs (``auto``: Tesseract, with PP-OCRv6's second opinion on unsure pages,
+      which reads a Chinese page among them whatever the languages). The first page with CJK text ends it.
+    Only the cost changes: the readings tried and the rules that pick one are the same.
+    """
 
     def __init__(self) -> None:
         self.vertical = False
+        self._pages = 0
+        self._cjk = False
+        self._lock = threading.Lock()
 
     def expects_columns(self, plan: PagePlan) -> bool:
         """Whether a page planned as ``plan`` is expected to read in columns."""
         return self.vertical and plan.lines_down
+
+    def languages(self, configured: str) -> str:
+        """The languages to read the next page with (see the class doc)."""
+        from s3ocr.preprocess import uses_cjk
+
+        latin = "+".join(code for code in configured.split("+") if not uses_cjk(code) and code != "osd")
+        with self._lock:
+            latin_so_far = self._pages > 0 and not self._cjk
+        return latin if latin_so_far and latin and uses_cjk(configured) else configured
+
+    def read(self, text: str) -> None:
+        """A page of the document was read to ``text`` (its OCR text, or its own text layer)."""
+        from s3ocr.textclean import has_cjk
+
+        with self._lock:
+            self._pages += 1
+            self._cjk = self._cjk or has_cjk(text)
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,24 @@ def test_large_text_is_read_at_the_engines_pitch_and_the_engine_is_told_the_reso
     outcome = process_local_file(path, DocumentRef("", "page.png"), settings, plain)
     assert plain.dpis == [300] and (plain.seen[0].width, plain.seen[0].height) == (2000, 5000)
     assert isinstance(outcome, DocumentResult) and outcome.pages[0].preprocessing["scale"] == 1.0
+
+
+class LanguageRecorder(FakeEngine):
+    """Reads page 3 as Chinese, every other page as English; records the languages each page was read with."""
+
+    def recognize(self, page, languages, timeout):
+        self.languages = {**getattr(self, "languages", {}), page.number: languages}
+        self.text = "打印匹配的行" if page.number == 3 else "page {n}"
+        return super().recognize(page, languages, timeout)
+
+
+def test_pages_after_english_ones_are_read_with_the_latin_languages_until_chinese_shows(tmp_path):
+    # GIVEN a 5-page document read one page at a time with chi_sim+eng, whose third page is Chinese
+    engine = LanguageRecorder()
+    settings = _settings(tmp_path, workers=1, languages="chi_sim+eng")
+    outcome = process_local_file(_tiff(tmp_path, 5), DocumentRef("", "doc.tif"), settings, engine)
+    # THEN page 1 is read with every language, pages 2-3 with eng (English so far), and after the Chinese
+    # page 3 with every language again; each page says what it was read with
+    assert engine.languages == {1: "chi_sim+eng", 2: "eng", 3: "eng", 4: "chi_sim+eng", 5: "chi_sim+eng"}
+    assert isinstance(outcome, DocumentResult) and outcome.languages == "chi_sim+eng"
+    assert [page.preprocessing["languages"] for page in outcome.pages][:2] == ["chi_sim+eng", "eng"]

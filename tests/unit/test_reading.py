@@ -202,3 +202,16 @@ def test_a_sure_reading_in_standing_lines_does_not_settle_a_latin_page(tmp_path)
     # AND on a Chinese page whose lines ran down it, standing lines are its columns: settled as they are
     chinese = WayEngine({"ocr": standing_lines("竖排 文字 两列", SURE)})
     assert read(tmp_path, TURNED, chinese, languages="chi_sim+eng").way == "as_planned"
+
+
+def test_a_document_of_latin_text_so_far_is_read_with_its_latin_languages():
+    writing = DocumentWriting()
+    # GIVEN nothing read yet: the configured languages
+    assert writing.languages("chi_sim+eng") == "chi_sim+eng"
+    # WHEN a page of English is read  THEN the next pages are read with the Latin part of the list
+    writing.read("Operation is similar to a multi-track tape recorder.")
+    assert writing.languages("chi_sim+eng") == "eng" and writing.languages("eng+chi_sim") == "eng"
+    assert writing.languages("chi_sim") == "chi_sim" and writing.languages("deu+fra") == "deu+fra"
+    # AND once a page with Chinese is read, the document is read with every language again
+    writing.read("打印匹配给定模式的行")
+    assert writing.languages("chi_sim+eng") == "chi_sim+eng"
