@@ -73,8 +73,9 @@ def _read_page(context: PageContext, number: int) -> PageResult:
     if context.source.known_blank(number):  # the document shows nothing is drawn on it: no render, no engine
         return PageResult(number=number, status="empty", preprocessing={"blank": True},
                           timings={"total": round(perf_counter() - started, 3)})
-    languages = context.writing.languages(context.settings.languages)
-    if languages != context.settings.languages:  # a document of Latin text so far (DocumentWriting)
+    configured = context.settings.languages
+    languages = context.writing.languages(configured)
+    if languages != configured:  # a document of Latin text so far (DocumentWriting)
         context = replace(context, settings=replace(context.settings, languages=languages))
     settings, engine = context.settings, context.engine
     engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders
@@ -88,7 +89,8 @@ def _read_page(context: PageContext, number: int) -> PageResult:
         banded = (read_bands(prepared.band_pages, prepared.bands, settings, engine)
                   if prepared.band_pages else None)
         reading = read_page_image(prepared.plan, prepared.page, prepared.prepared, context.work_dir, files,
-                                  settings, engine, first=banded, writing=context.writing, marks=prepared.marks)
+                                  settings, engine, first=banded, writing=context.writing, marks=prepared.marks,
+                                  all_languages=configured)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -100,7 +102,7 @@ def _read_page(context: PageContext, number: int) -> PageResult:
         for path in files:
             path.unlink(missing_ok=True)
     timings["total"] = round(perf_counter() - started, 3)
-    return _result(number, prepared, reading, engine, timings, languages)
+    return _result(number, prepared, reading, engine, timings)
 
 
 def _prepare(context: PageContext, number: int, files: list[Path], timings: dict[str, float],
@@ -143,8 +145,8 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
 
 
 def _result(number: int, prepared: _Prepared, reading: PageReading, engine: Engine,
-            timings: dict[str, float], languages: str) -> PageResult:
-    report = {"languages": languages, **reading.report(prepared.plan)}
+            timings: dict[str, float]) -> PageResult:
+    report = {"languages": reading.languages, **reading.report(prepared.plan)}
     if prepared.band_pages and reading.way == "as_planned":
         report["bands"] = [[band.top, band.bottom] for band in prepared.bands]
     lines, text = page_text(reading.recognition)

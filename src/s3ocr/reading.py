@@ -78,8 +78,9 @@ class DocumentWriting:
       not turned a quarter, read unsure and only then read in columns.
     - While every page read so far has no CJK character, the next pages are read with the Latin languages of
       a mixed list (``chi_sim+eng`` -> ``eng``): an English document read with the default languages gets
-      English-page engines and costs (``auto``: Tesseract, with PP-OCRv6's second opinion on unsure pages,
-      which reads a Chinese page among them whatever the languages). The first page with CJK text ends it.
+      English-page engines and costs (``auto``: Tesseract). That is a guess the reading confirms: a page that
+      does not read settled so is read with every language next (``all_languages``), and the first page with
+      CJK text ends the guess for the pages after it.
     Only the cost changes: the readings tried and the rules that pick one are the same.
     """
 
@@ -121,6 +122,7 @@ class PageReading:
     rotation: int  # clockwise degrees the image read is turned from the page as it came
     tried: tuple[Way, ...]
     second_opinion: str = ""  # the engine whose reading replaced the kept one, if any
+    languages: str = ""  # the languages of the reading kept (and of the second opinion)
 
     def report(self, plan: PagePlan) -> dict[str, Any]:
         """The page's ``preprocessing`` record: the plan, then which way it was read and what else was tried.
@@ -146,10 +148,12 @@ class PageReading:
 
 def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, work_dir: Path, files: list[Path],
                     settings: Settings, engine: Engine, first: Recognition | None = None,
-                    writing: DocumentWriting | None = None, marks: int = 0) -> PageReading:
+                    writing: DocumentWriting | None = None, marks: int = 0,
+                    all_languages: str | None = None) -> PageReading:
     """Read a prepared page (``first``: that reading, made in bands already) and confirm the plan by the
     reading, as the module doc says. ``as_came`` is the page as rendered, before the plan; ``marks`` the
-    marks counted on it (``preprocess.marks``)."""
+    marks counted on it (``preprocess.marks``). ``all_languages``: the languages configured, when the page is
+    read with fewer (a document of Latin text so far, ``DocumentWriting``): that guess is checked first."""
     from s3ocr import orientation
     from s3ocr.layout import is_vertical_writing
     from s3ocr.orientation import Way
@@ -158,6 +162,14 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
     languages, timeout = settings.languages, settings.page_timeout
     capabilities = engine.capabilities(languages)
     vertical = capabilities.local and plan.lines_down and uses_cjk(languages)
+
+    def widen() -> tuple[PageImage, int]:
+        """Back to every configured language: the page read as planned with them."""
+        nonlocal languages, capabilities, vertical
+        languages = all_languages or languages
+        capabilities = engine.capabilities(languages)
+        vertical = capabilities.local and plan.lines_down and uses_cjk(languages)
+        return images["as_planned"]
 
     def settled(way: Way) -> bool:
         """Sure, with about as much text as the page has marks, and its lines across the page (a reading of a
@@ -207,6 +219,8 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
             done = settled(ways[-1])
         else:
             done = attempt("as_planned", lambda: images["as_planned"], engine.recognize)
+    if not done and all_languages and all_languages != languages:
+        done = attempt("all_languages", widen, engine.recognize)
     if not done and capabilities.local:
         done = vertical and not any(way.name == "standing" for way in ways) and \
             attempt("standing", standing, engine.recognize_vertical)
@@ -217,11 +231,12 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
             attempt("as_came", lambda: (as_came, 0), engine.recognize)
     kept = orientation.best_way(ways, settled)
     image = images[kept.name][0]
+    kept_languages = settings.languages if kept.name == "as_planned" else languages
     recognition, second = kept.reading, ""
-    reconsidered = engine.reconsider(image, languages, timeout, recognition)
+    reconsidered = engine.reconsider(image, kept_languages, timeout, recognition)
     if reconsidered is not recognition:
         recognition, second = reconsidered, reconsidered.engine
-    return PageReading(recognition, image, kept.name, kept.rotation, tuple(ways), second)
+    return PageReading(recognition, image, kept.name, kept.rotation, tuple(ways), second, kept_languages)
 
 
 def _read_back(page: PageImage) -> np.ndarray:

@@ -210,12 +210,22 @@ def test_large_text_is_read_at_the_engines_pitch_and_the_engine_is_told_the_reso
 
 
 class LanguageRecorder(FakeEngine):
-    """Reads page 3 as Chinese, every other page as English; records the languages each page was read with."""
+    """A local engine that reads page 3 as Chinese — surely only with Chinese among its languages — and every
+    other page as English; records the languages each page was read with, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=Capabilities(local=True))
+        self.reads: list[tuple[int, str]] = []
 
     def recognize(self, page, languages, timeout):
-        self.languages = {**getattr(self, "languages", {}), page.number: languages}
-        self.text = "打印匹配的行" if page.number == 3 else "page {n}"
-        return super().recognize(page, languages, timeout)
+        from s3ocr.models import Box, Line, Recognition, Word
+
+        self.reads.append((page.number, languages))
+        if page.number != 3:
+            return super().recognize(page, languages, timeout)
+        confidence = 0.95 if "chi_sim" in languages else 0.2
+        word = Word("打印匹配的行", Box(1, 2, 3, 4), confidence)
+        return Recognition("打印匹配的行", (Line("打印匹配的行", Box(1, 2, 3, 4), confidence, (word,)),), confidence)
 
 
 def test_pages_after_english_ones_are_read_with_the_latin_languages_until_chinese_shows(tmp_path):
@@ -223,8 +233,11 @@ def test_pages_after_english_ones_are_read_with_the_latin_languages_until_chines
     engine = LanguageRecorder()
     settings = _settings(tmp_path, workers=1, languages="chi_sim+eng")
     outcome = process_local_file(_tiff(tmp_path, 5), DocumentRef("", "doc.tif"), settings, engine)
-    # THEN page 1 is read with every language, pages 2-3 with eng (English so far), and after the Chinese
-    # page 3 with every language again; each page says what it was read with
-    assert engine.languages == {1: "chi_sim+eng", 2: "eng", 3: "eng", 4: "chi_sim+eng", 5: "chi_sim+eng"}
+    # THEN page 1 is read with every language, pages 2-3 with eng (English so far); page 3, unsure so, is
+    # read with every language next and settles; the pages after it are read with every language again
+    assert engine.reads == [(1, "chi_sim+eng"), (2, "eng"), (3, "eng"), (3, "chi_sim+eng"), (4, "chi_sim+eng"),
+                            (5, "chi_sim+eng")]
     assert isinstance(outcome, DocumentResult) and outcome.languages == "chi_sim+eng"
-    assert [page.preprocessing["languages"] for page in outcome.pages][:2] == ["chi_sim+eng", "eng"]
+    assert [page.preprocessing["languages"] for page in outcome.pages] == ["chi_sim+eng", "eng", "chi_sim+eng",
+                                                                         "chi_sim+eng", "chi_sim+eng"]
+    assert outcome.pages[2].preprocessing["read"]["kept"] == "all_languages" and "打印" in outcome.pages[2].text
