@@ -74,8 +74,11 @@ def _read_page(context: PageContext, number: int) -> PageResult:
         return PageResult(number=number, status="empty", preprocessing={"blank": True},
                           timings={"total": round(perf_counter() - started, 3)})
     configured = context.settings.languages
-    languages = context.writing.languages(configured)
-    if languages != configured:  # a document of Latin text so far (DocumentWriting)
+    # A document of Latin text so far is read with its Latin languages (DocumentWriting): a guess, which a local
+    # engine's reading confirms; a cloud service bills every call, so it reads with every language at once.
+    local = context.engine.capabilities(configured).local
+    languages = context.writing.languages(configured) if local else configured
+    if languages != configured:
         context = replace(context, settings=replace(context.settings, languages=languages))
     settings, engine = context.settings, context.engine
     engine.prewarm(settings.languages, settings.worker_count)  # models load while this page renders

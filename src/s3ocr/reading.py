@@ -219,7 +219,7 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
             done = settled(ways[-1])
         else:
             done = attempt("as_planned", lambda: images["as_planned"], engine.recognize)
-    if not done and all_languages and all_languages != languages:
+    if not done and capabilities.local and all_languages and all_languages != languages:
         done = attempt("all_languages", widen, engine.recognize)
     if not done and capabilities.local:
         done = vertical and not any(way.name == "standing" for way in ways) and \
