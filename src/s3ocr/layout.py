@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from s3ocr.models import Box, Line
+from s3ocr.models import Box, Line, mean_word_confidence
 
 # A gutter is at least this many line heights wide. Between columns of text it is 0.5-4 line heights of ink
 # to ink, but detector boxes carry a margin around the ink that can close it to a few pixels.
@@ -97,10 +97,10 @@ def _join(row: tuple[Line, ...]) -> Line:
     for line in row[1:]:
         box = box.union(line.box)
     words = tuple(word for line in row for word in line.words)
-    confidence = (sum(word.confidence for word in words) / len(words) if words
-                  else sum(line.confidence for line in row) / len(row))
-    return replace(row[0], text=" ".join(line.text for line in row), box=box, confidence=round(confidence, 4),
-                   words=words)
+    confidence = mean_word_confidence(row)
+    if confidence is None:
+        confidence = round(sum(line.confidence for line in row) / len(row), 4)
+    return replace(row[0], text=" ".join(line.text for line in row), box=box, confidence=confidence, words=words)
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,8 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
     image = cv2.imread(str(page.path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise CorruptDocumentError(f"page {number} rendered to an unreadable image")
-    marks, ink = preprocess.marks(preprocess.grayscale(image))
-    if preprocess.is_blank_by(marks, ink):  # paper alone: a cloud service would bill the call
+    ink = preprocess.ink(preprocess.grayscale(image))
+    if ink.blank:  # paper alone: a cloud service would bill the call
         timings["total"] = round(perf_counter() - started, 3)
         return PageResult(number=number, status="empty", width=page.width, height=page.height, dpi=page.dpi,
                           preprocessing={"blank": True}, timings=timings)
@@ -144,7 +144,7 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
     timings["preprocess"] = round(perf_counter() - mark, 3)
     # The pixels go out of scope here, before the engine runs for seconds: each worker holds no page in memory
     # while its engine reads (~17 MB a worker for A4 at 300 dpi).
-    return _Prepared(prepared.plan, page, ocr_page, marks, bands, band_pages)
+    return _Prepared(prepared.plan, page, ocr_page, ink.marks, bands, band_pages)
 
 
 def _result(number: int, prepared: _Prepared, reading: PageReading, engine: Engine,

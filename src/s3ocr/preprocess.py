@@ -12,6 +12,7 @@ and enlarging small text did worse than telling Tesseract its true resolution.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -178,37 +179,39 @@ def apply_steps(image: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     return image
 
 
-def marks(gray: np.ndarray) -> tuple[int, float]:
-    """The marks on the page (see ``INK_ANALYSIS_WIDTH``) and the share of the page they cover. Strips of
-    ink hugging an edge (a scanner's dark border) are no marks."""
+@dataclass(frozen=True)
+class Ink:
+    """The marks on a page (see ``INK_ANALYSIS_WIDTH``) and the share of the page they cover."""
+
+    marks: int
+    share: float
+
+    @property
+    def blank(self) -> bool:
+        """Paper alone: fewer than ``BLANK_MAX_MARKS`` marks covering less than ``BLANK_MAX_INK`` of it, so
+        nothing an engine could read, and none is asked. A ruled form with nothing written on it is not blank:
+        it is one mark, but a large one."""
+        return self.marks < BLANK_MAX_MARKS and self.share < BLANK_MAX_INK
+
+
+def ink(gray: np.ndarray) -> Ink:
+    """The page's marks. Strips of ink hugging an edge (a scanner's dark border) are no marks."""
     height, width = gray.shape[:2]
     scale = min(1.0, INK_ANALYSIS_WIDTH / max(width, 1))
     small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
                                                   interpolation=cv2.INTER_AREA)
     if int(small.min()) >= INK_DARKNESS * int(small.max()):
-        return 0, 0.0  # nothing on the page is dark against the lightest paper: blank, in a millisecond
+        return Ink(0, 0.0)  # nothing on the page is dark against the lightest paper: blank, in a millisecond
     paper = cv2.resize(small_background(small), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
-    ink = (small.astype(np.float32) < INK_DARKNESS * np.maximum(paper, 1).astype(np.float32)).astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    dark = (small.astype(np.float32) < INK_DARKNESS * np.maximum(paper, 1).astype(np.float32)).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
     left, top, wide, tall, area = (stats[1:, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH,
                                                           cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
     h, w = small.shape[:2]
     edge_x, edge_y = EDGE_STRIP * w, EDGE_STRIP * h
     on_edge = ((left + wide <= edge_x) | (left >= w - edge_x) | (top + tall <= edge_y) | (top >= h - edge_y))
     kept = (area >= MARK_MIN_PX) & (tall >= MARK_MIN_HEIGHT) & ~on_edge
-    return int(np.count_nonzero(kept)), float(area[kept].sum()) / (h * w)
-
-
-def is_blank(gray: np.ndarray) -> bool:
-    """Whether the page is paper alone: fewer than ``BLANK_MAX_MARKS`` marks covering less than
-    ``BLANK_MAX_INK`` of it, so nothing an engine could read, and none is asked. A ruled form with nothing
-    written on it is not blank: it is one mark, but a large one."""
-    return is_blank_by(*marks(gray))
-
-
-def is_blank_by(count: int, share: float) -> bool:
-    """``is_blank`` from what ``marks`` measured."""
-    return count < BLANK_MAX_MARKS and share < BLANK_MAX_INK
+    return Ink(int(np.count_nonzero(kept)), float(area[kept].sum()) / (h * w))
 
 
 def impulse_noise_fraction(gray: np.ndarray) -> float:

@@ -152,7 +152,7 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
                     all_languages: str | None = None) -> PageReading:
     """Read a prepared page (``first``: that reading, made in bands already) and confirm the plan by the
     reading, as the module doc says. ``as_came`` is the page as rendered, before the plan; ``marks`` the
-    marks counted on it (``preprocess.marks``). ``all_languages``: the languages configured, when the page is
+    marks counted on it (``preprocess.ink``). ``all_languages``: the languages configured, when the page is
     read with fewer (a document of Latin text so far, ``DocumentWriting``): that guess is checked first."""
     from s3ocr import orientation
     from s3ocr.layout import is_vertical_writing

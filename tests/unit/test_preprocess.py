@@ -233,14 +233,14 @@ def test_auto_reports_small_text_as_low_resolution():
 
 def test_a_blank_page_is_known_blank_and_a_page_with_a_word_is_not():
     paper = np.full((3508, 2480), 235, np.uint8)
-    assert preprocess.is_blank(paper)
+    assert preprocess.ink(paper).blank
     # scanner dust and noise are not marks
     rng = np.random.default_rng(3)
     dusty = np.clip(paper.astype(np.int16) + rng.normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
     dusty[1000:1003, 500:503] = 60
-    assert preprocess.is_blank(dusty)
+    assert preprocess.ink(dusty).blank
     # one short word is
     word = paper.copy()
     for left in range(1000, 1200, 45):
         word[1700:1750, left:left + 30] = 30
-    assert not preprocess.is_blank(word)
+    assert not preprocess.ink(word).blank

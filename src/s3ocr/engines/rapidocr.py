@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from s3ocr.engines.base import BaseEngine, Capabilities
+from s3ocr.engines.wordboxes import clip
 from s3ocr.errors import ConfigurationError, CorruptDocumentError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
 from s3ocr.settings import available_cpus
@@ -297,13 +298,6 @@ def _box(points: Any, page: PageImage) -> Box:
     return Box(left, top, right - left, bottom - top)
 
 
-def _inside(box: Box, outer: Box) -> Box:
-    left, top = max(box.left, outer.left), max(box.top, outer.top)
-    right = min(box.left + box.width, outer.left + outer.width)
-    bottom = min(box.top + box.height, outer.top + outer.height)
-    return Box(left, top, max(0, right - left), max(0, bottom - top))
-
-
 def parse(lines: list[tuple[Any, str, float, Any]], page: PageImage) -> Recognition:
     """The reader's lines as a Recognition: lines scoring under ``MIN_LINE_SCORE`` or holding no text dropped,
     words with their own boxes where the recogniser placed them (else the whole line's)."""
@@ -314,7 +308,7 @@ def parse(lines: list[tuple[Any, str, float, Any]], page: PageImage) -> Recognit
             continue
         box = _box(quad, page)
         confidence = round(float(score), 4)
-        placed = [Word(str(word).strip(), _inside(_box(points, page), box), round(float(conf), 4))
+        placed = [Word(str(word).strip(), clip(_box(points, page), box), round(float(conf), 4))
                   for word, conf, points in (words or ()) if str(word).strip() and points is not None]
         if not placed:
             placed = [Word(token, box, confidence) for token in text.split()]

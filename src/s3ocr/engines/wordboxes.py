@@ -22,7 +22,7 @@ def split_words(text: str, line_box: Box, confidence: float,
             part = chars[position:position + len(token)]
             position += len(token)
             box = functools.reduce(Box.union, (b for b, _ in part))
-            words.append(Word(token, _clip(box, line_box), round(sum(c for _, c in part) / len(part), 4)))
+            words.append(Word(token, clip(box, line_box), round(sum(c for _, c in part) / len(part), 4)))
         return tuple(words)
     words, start = [], 0
     for token in tokens:
@@ -34,7 +34,7 @@ def split_words(text: str, line_box: Box, confidence: float,
     return tuple(words)
 
 
-def _clip(box: Box, outer: Box) -> Box:
+def clip(box: Box, outer: Box) -> Box:
     """A character box can poke out of its line's polygon by a pixel or two; words stay inside lines."""
     left, top = max(box.left, outer.left), max(box.top, outer.top)
     right = min(box.left + box.width, outer.left + outer.width)

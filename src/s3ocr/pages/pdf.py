@@ -42,7 +42,7 @@ _PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
 MIN_DPI = 36
 # A page with no text and no image is rendered this coarsely to see whether it draws anything: a letter page is
 # 170 x 220 pixels, a few milliseconds. Anti-aliased, a hairline or a full stop still darkens a pixel below
-# NEAR_WHITE; the pixel test of the full rendering (``preprocess.marks``) needs marks several pixels tall,
+# NEAR_WHITE; the pixel test of the full rendering (``preprocess.ink``) needs marks several pixels tall,
 # which small text is not at this resolution, so the test here is stricter: nothing darker than paper at all.
 BLANK_CHECK_DPI = 20
 BLANK_CHECK_MAX_SIDE = 1000  # pixels: a poster-sized page is looked at more coarsely still
