@@ -7,6 +7,8 @@ singletons are built once per cold start.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,12 +19,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3ocr.engines import Engine
-from s3ocr.errors import S3OcrError, TransientError
+from s3ocr.errors import ConfigurationError, MalformedMessageError, S3OcrError, TransientError
+from s3ocr.keys import printable
 from s3ocr.models import DocumentFailure, DocumentRef, PageResult
 from s3ocr.notifications import refs_from_payload
 from s3ocr.pipeline import Outcome, process_s3_object
 from s3ocr.routing import EngineChooser, engine_name_for
-from s3ocr.settings import Settings
+from s3ocr.settings import Settings, check_no_recursion
+from s3ocr.sinks.formats import OUTPUT_SUFFIXES
 from s3ocr.sinks.s3 import S3Sink
 from s3ocr.sources import s3_client
 
@@ -31,6 +35,19 @@ metrics = Metrics()
 tracer = Tracer()
 
 SETTINGS = Settings.from_env()
+
+
+def _refuse_a_loop(settings: Settings) -> None:
+    """Refuse to start when the outputs could trigger the function again (``settings.recursion_risk``)."""
+    try:
+        check_no_recursion(settings, OUTPUT_SUFFIXES)
+    except ConfigurationError as e:
+        logger.error("refusing to start: the outputs could trigger the function",
+                     extra={"reason": e.reason, "error": str(e)})
+        raise
+
+
+_refuse_a_loop(SETTINGS)
 CHOOSER = EngineChooser(SETTINGS)
 ENGINE = CHOOSER.default  # with the configured fallbacks, e.g. "baidu>tesseract"
 S3 = s3_client()
@@ -80,6 +97,63 @@ def _record_exhausted(ref: DocumentRef, error: TransientError) -> None:
         logger.exception("could not write the error record either")
 
 
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _documents(refs: list[DocumentRef]) -> list[DocumentRef]:
+    """The refs to read: an object the function wrote itself is never read (a loop the cold-start check could not
+    see, when the function is wired to a trigger it was not told of)."""
+    documents = []
+    for ref in refs:
+        if SINK.is_output(ref.bucket, ref.key):
+            _count("RecursionPrevented")
+            logger.warning("event for one of the function's own outputs ignored",
+                           extra={"bucket": ref.bucket, "key": printable(ref.key)})
+        else:
+            documents.append(ref)
+    return documents
+
+
+def _refs_of(body: str) -> list[DocumentRef]:
+    """The documents an SQS message names; ``MalformedMessageError`` when it names none in a shape s3ocr reads."""
+    try:
+        payload = json.loads(body)
+    except ValueError as e:
+        raise MalformedMessageError(f"the message body is not JSON ({e})") from e
+    return refs_from_payload(payload)
+
+
+def _set_aside(record: SQSRecord, error: MalformedMessageError) -> dict[str, Any]:
+    """A malformed message, retried, stays malformed: counted, logged with its reason, and sent to the dead-letter
+    queue at once with the reason in its attributes. Without a dead-letter queue URL (or when the send fails) the
+    record is failed, and the queue's redrive takes it there after ``maxReceiveCount`` deliveries."""
+    _count("MalformedMessages")
+    logger.error("malformed message", extra={"reason": error.reason, "error": str(error),
+                                             "message_id": record.message_id,
+                                             "body": printable(record.body[:300])})
+    if not SETTINGS.dead_letter_queue_url:
+        raise error
+    try:
+        _sqs().send_message(QueueUrl=SETTINGS.dead_letter_queue_url, MessageBody=record.body, MessageAttributes={
+            "s3ocr-reason": {"DataType": "String", "StringValue": error.reason},
+            "s3ocr-error": {"DataType": "String", "StringValue": str(error)[:1000]},
+            "s3ocr-message-id": {"DataType": "String", "StringValue": record.message_id},
+        })
+    except Exception as e:  # the redrive keeps it instead
+        logger.warning("could not send the malformed message to the dead-letter queue",
+                       extra={"error": f"{type(e).__name__}: {e}"})
+        raise error from e
+    return {"message_id": record.message_id, "status": "dead_lettered", "reason": error.reason}
+
+
+@functools.cache
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
 def choose_engine(ref: DocumentRef, metadata: Mapping[str, str]) -> Engine:
     """The configured engine, unless the object's metadata or key prefix names another."""
     name = engine_name_for(ref, metadata, SETTINGS)
@@ -88,8 +162,9 @@ def choose_engine(ref: DocumentRef, metadata: Mapping[str, str]) -> Engine:
 
 def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     """OCR one object and write its outcome; transient errors propagate so the event is retried."""
-    logger.set_correlation_id(f"{ref.bucket}/{ref.key}")
-    logger.info("document received", extra={"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id})
+    logger.set_correlation_id(printable(f"{ref.bucket}/{ref.key}"))
+    logger.info("document received", extra={"bucket": ref.bucket, "key": printable(ref.key),
+                                            "version_id": ref.version_id})
     try:
         outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER, choose_engine)
     except TransientError as e:
@@ -103,21 +178,24 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     if isinstance(outcome, DocumentFailure):
         _count_failure(outcome.reason)
         logger.warning("document failed", extra={"reason": outcome.reason, "error": outcome.message})
-        return {"key": ref.key, "status": "failed", "reason": outcome.reason}
+        return {"key": printable(ref.key), "status": "failed", "reason": outcome.reason}
     logger.info("document done", extra={"status": outcome.status, "pages": len(outcome.pages),
                                         "seconds": outcome.timings.get("total")})
-    return {"key": ref.key, "status": outcome.status, "pages": len(outcome.pages)}
+    return {"key": printable(ref.key), "status": outcome.status, "pages": len(outcome.pages)}
 
 
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     """One SQS message: an S3 notification (or S3's test event) in the body."""
     final_attempt = int(record.attributes.approximate_receive_count or 1) >= SETTINGS.max_receive_count
     try:
-        refs = refs_from_payload(record.json_body)
+        try:
+            refs = _refs_of(record.body)
+        except MalformedMessageError as e:
+            return [_set_aside(record, e)]
         if not refs:
-            logger.info("no created object in message (s3:TestEvent or other event)",
+            logger.info("no created object in message (s3:TestEvent, a folder marker or other event)",
                         extra={"message_id": record.message_id})
-        return [ocr_object(ref, final_attempt) for ref in refs]
+        return [ocr_object(ref, final_attempt) for ref in _documents(refs)]
     except Exception:
         # BatchProcessor records the failure without logging it; say why before the message is retried.
         logger.exception("record failed", extra={"message_id": record.message_id})
@@ -136,7 +214,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_sqs_batch(event):
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                          context=context)
-    refs = refs_from_payload(event)
+    try:
+        refs = refs_from_payload(event)
+    except MalformedMessageError as e:
+        _count("MalformedMessages")
+        logger.error("malformed event", extra={"reason": e.reason, "error": str(e)})
+        raise
     if not refs:
-        logger.info("no created object in event (s3:TestEvent or other event)")
-    return {"documents": [ocr_object(ref) for ref in refs]}
+        logger.info("no created object in event (s3:TestEvent, a folder marker or other event)")
+    return {"documents": [ocr_object(ref) for ref in _documents(refs)]}

@@ -16,6 +16,7 @@ from typing import Any
 
 from s3ocr import __version__
 from s3ocr.errors import S3OcrError, TransientError
+from s3ocr.keys import is_folder_marker, printable
 from s3ocr.models import DocumentFailure, DocumentRef
 from s3ocr.pipeline import Outcome, process_local_file, process_s3_object
 from s3ocr.settings import Settings
@@ -67,16 +68,16 @@ def _s3_refs(uri: str, client: Any) -> list[DocumentRef]:
     with s3_errors(f"listing {uri}"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             refs += [DocumentRef(bucket, obj["Key"], size=obj["Size"]) for obj in page.get("Contents", [])
-                     if not obj["Key"].endswith("/")]
+                     if not is_folder_marker(obj["Key"])]
     return refs
 
 
 def _report(outcome: Outcome, quiet: bool) -> None:
     if quiet:
         return
-    name = outcome.source.key
+    name = printable(outcome.source.key)
     if isinstance(outcome, DocumentFailure):
-        print(f"s3ocr: {name}: failed ({outcome.reason}): {outcome.message}", file=sys.stderr)
+        print(f"s3ocr: {name}: failed ({outcome.reason}): {printable(outcome.message)}", file=sys.stderr)
     else:
         seconds = outcome.timings.get("total", 0.0)
         print(f"s3ocr: {name}: {outcome.status}, {len(outcome.pages)} page(s), {seconds:.1f} s", file=sys.stderr)
@@ -102,6 +103,11 @@ def extract(args: argparse.Namespace) -> int:
 
                 client = client or s3_client()
                 for ref in _s3_refs(item, client):
+                    refusal = sink.refuses(ref.key) if sink else None
+                    if refusal:  # the listing names a key that would land outside the output folder
+                        print(f"s3ocr: {printable(ref.uri)}: refused (unsafe_key): {refusal}", file=sys.stderr)
+                        failures += 1
+                        continue
                     outcome = process_s3_object(ref, settings, chooser.default, client, sink,
                                                 choose_engine=chooser.for_object)
                     outcomes.append(outcome)
@@ -121,7 +127,7 @@ def extract(args: argparse.Namespace) -> int:
                 _report(outcome, args.quiet)
         except (S3OcrError, OSError, ValueError) as e:
             kind = "transient" if isinstance(e, TransientError) else type(e).__name__
-            print(f"s3ocr: {item}: {kind}: {e}", file=sys.stderr)
+            print(f"s3ocr: {printable(item)}: {kind}: {printable(str(e))}", file=sys.stderr)
             failures += 1
     failures += sum(isinstance(o, DocumentFailure) for o in outcomes)
     if sink is None:
@@ -130,10 +136,10 @@ def extract(args: argparse.Namespace) -> int:
 
 
 def _print_text(outcomes: Sequence[Outcome]) -> None:
-    printable = [o for o in outcomes if not isinstance(o, DocumentFailure)]
-    for outcome in printable:
-        if len(printable) > 1:
-            print(f"==> {outcome.source.key} <==")
+    read = [o for o in outcomes if not isinstance(o, DocumentFailure)]
+    for outcome in read:
+        if len(read) > 1:
+            print(f"==> {printable(outcome.source.key)} <==")
         print(outcome.text)
 
 
@@ -143,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "extract":
             return extract(args)
     except S3OcrError as e:
-        print(f"s3ocr: {type(e).__name__} ({e.reason}): {e}", file=sys.stderr)
+        print(f"s3ocr: {type(e).__name__} ({e.reason}): {printable(str(e))}", file=sys.stderr)
         return 2
     return 2
 

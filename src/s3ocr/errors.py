@@ -80,6 +80,24 @@ class ConfigurationError(PermanentError):
     reason = "configuration"
 
 
+class RenderError(CorruptDocumentError):
+    """Poppler said it rendered a page, but the image is not the page's size at the resolution asked for."""
+
+    reason = "render_failed"
+
+
+class UnsafeKeyError(PermanentError):
+    """An object key that cannot name a local file inside the output folder (``..``, an absolute path)."""
+
+    reason = "unsafe_key"
+
+
+class MalformedMessageError(PermanentError):
+    """A queue message or event that is none of the shapes s3ocr reads (not JSON, not an S3 notification)."""
+
+    reason = "malformed_message"
+
+
 class EngineError(PermanentError):
     """The OCR engine failed on this input in a way a retry will not change."""
 

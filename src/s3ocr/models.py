@@ -119,6 +119,7 @@ class DocumentResult:
     pages: tuple[PageResult, ...]
     page_count: int  # pages in the document, which may exceed len(pages) when capped
     timings: dict[str, float] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # what the document carries that a reader should know of (``PageSource.flags``)
 
     @property
     def truncated(self) -> bool:

@@ -126,6 +126,7 @@ def process_file(
         languages=settings.languages,
         pages=tuple(pages),
         page_count=source.page_count,
+        flags=source.flags,
         timings={"pages": round(perf_counter() - started, 3)},
     )
 

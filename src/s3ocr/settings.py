@@ -73,6 +73,11 @@ class Settings:
     workers: int = 0  # 0: one per available CPU
     max_receive_count: int = 5  # the queue's redrive maxReceiveCount: the last delivery records the failure
     work_dir: Path = Path("/tmp")
+    # What triggers the function (the template's wiring), for the recursion guard: empty when not told.
+    input_bucket: str = ""
+    input_prefix: str = ""
+    input_suffixes: tuple[str, ...] = ()
+    dead_letter_queue_url: str = ""  # where a malformed message goes at once; else the queue's redrive takes it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -95,6 +100,10 @@ class Settings:
             workers=_int(env, "OCR_WORKERS", cls.workers),
             max_receive_count=_int(env, "MAX_RECEIVE_COUNT", cls.max_receive_count, minimum=1),
             work_dir=Path(env.get("S3OCR_WORK_DIR", "").strip() or env.get("TMPDIR", "").strip() or "/tmp"),
+            input_bucket=env.get("INPUT_BUCKET", "").strip(),
+            input_prefix=env.get("INPUT_PREFIX", ""),
+            input_suffixes=tuple(s.strip() for s in env.get("INPUT_SUFFIXES", "").split(",") if s.strip()),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip(),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **overrides) if overrides else settings
@@ -102,3 +111,34 @@ class Settings:
     @property
     def worker_count(self) -> int:
         return self.workers or available_cpus()
+
+
+def recursion_risk(settings: Settings, output_suffixes: tuple[str, ...]) -> str | None:
+    """Why the function's outputs could trigger it again, or None.
+
+    An output key is ``output_prefix + source key + suffix`` and a source key starts with ``input_prefix``; in one
+    bucket the outputs are inputs again when ``output_prefix + input_prefix`` starts with ``input_prefix`` (an empty
+    output prefix, or input and output prefixes that nest that way) unless the trigger's suffix filter matches no
+    output suffix.
+    """
+    if not settings.input_bucket or settings.input_bucket != settings.output_bucket:
+        return None
+    if not (settings.output_prefix + settings.input_prefix).startswith(settings.input_prefix):
+        return None
+    suffixes = settings.input_suffixes
+    caught = [out for out in output_suffixes if not suffixes or any(out.endswith(s) or s.endswith(out)
+                                                                     for s in suffixes)]
+    if not caught:
+        return None
+    where = f"s3://{settings.output_bucket}/{settings.output_prefix}"
+    watched = f"s3://{settings.input_bucket}/{settings.input_prefix}"
+    return (f"outputs written under {where} ({', '.join(caught)}) would land where the function is triggered "
+            f"({watched}{' with suffixes ' + ','.join(suffixes) if suffixes else ''}) and trigger it again: "
+            "use another OUTPUT_BUCKET, or an OUTPUT_PREFIX outside INPUT_PREFIX")
+
+
+def check_no_recursion(settings: Settings, output_suffixes: tuple[str, ...]) -> None:
+    """Raise ``ConfigurationError`` when the outputs could trigger the function (``recursion_risk``)."""
+    risk = recursion_risk(settings, output_suffixes)
+    if risk:
+        raise ConfigurationError(risk)

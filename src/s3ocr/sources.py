@@ -18,6 +18,7 @@ from s3ocr.errors import (
     S3OcrError,
     StorageUnavailableError,
 )
+from s3ocr.keys import printable
 from s3ocr.models import DocumentRef
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound"}
@@ -63,7 +64,7 @@ def fetch_s3_object(
     object's user metadata.
     """
     extra = {"VersionId": ref.version_id} if ref.version_id else {}
-    with s3_errors(f"reading {ref.uri}"):
+    with s3_errors(f"reading {printable(ref.uri)}"):
         head = client.head_object(Bucket=ref.bucket, Key=ref.key, **extra)
         size = int(head["ContentLength"])
         if size == 0:

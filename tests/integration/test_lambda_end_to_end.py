@@ -9,6 +9,7 @@ import pytest
 
 from s3ocr.bench.scoring import cer
 from s3ocr.devstack.event_source import queue_depth
+from s3ocr.devstack.stack import local_stack
 from tests.conftest import RESOURCES, load_event
 from tests.integration.conftest import output_json, upload_bytes, upload_quietly
 
@@ -86,16 +87,32 @@ def test_sqs_event_file_reports_no_batch_failures(stack):
     assert "samples/linn.png.txt" in stack.output_keys()
 
 
-def test_malformed_message_is_retried_then_dead_lettered_not_looped(stack):
+def test_malformed_message_is_dead_lettered_at_once_with_its_reason(stack):
     # GIVEN a message on the queue that is not an S3 notification
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"hello": "world"}))
-    # WHEN the event source keeps polling
+    # WHEN the event source polls once
     first = stack.events.poll_once()
-    assert first.failed == 1 and first.responses[0]["batchItemFailures"], first.responses
-    deadline = time.monotonic() + 30
-    while queue_depth(stack.sqs, stack.dead_letter_url) == 0 and time.monotonic() < deadline:
-        stack.events.poll_once()
-        time.sleep(0.5)
-    # THEN after maxReceiveCount the queue moves it to the dead-letter queue, and the queue is empty
-    assert queue_depth(stack.sqs, stack.dead_letter_url) == 1
+    # THEN the function acknowledges it and has moved it to the dead-letter queue with the reason: no retries
+    assert first.failed == 0 and first.responses[0] == {"batchItemFailures": []}, first.responses
+    moved = stack.sqs.receive_message(QueueUrl=stack.dead_letter_url, MessageAttributeNames=["All"])["Messages"]
+    assert [json.loads(m["Body"]) for m in moved] == [{"hello": "world"}]
+    assert moved[0]["MessageAttributes"]["s3ocr-reason"]["StringValue"] == "malformed_message"
+    stack.sqs.delete_message(QueueUrl=stack.dead_letter_url, ReceiptHandle=moved[0]["ReceiptHandle"])
     assert queue_depth(stack.sqs, stack.queue_url) == 0
+
+
+def test_without_a_dead_letter_queue_url_a_malformed_message_is_retried_then_dead_lettered_not_looped():
+    # GIVEN a function not told of its dead-letter queue, and a message that is not an S3 notification
+    with local_stack(function_env={"DEAD_LETTER_QUEUE_URL": ""}, visibility_timeout=1,
+                     max_receive_count=2) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"hello": "world"}))
+        # WHEN the event source keeps polling
+        first = stack.events.poll_once()
+        assert first.failed == 1 and first.responses[0]["batchItemFailures"], first.responses
+        deadline = time.monotonic() + 30
+        while queue_depth(stack.sqs, stack.dead_letter_url) == 0 and time.monotonic() < deadline:
+            stack.events.poll_once()
+            time.sleep(0.5)
+        # THEN after maxReceiveCount the queue moves it to the dead-letter queue, and the queue is empty
+        assert queue_depth(stack.sqs, stack.dead_letter_url) == 1
+        assert queue_depth(stack.sqs, stack.queue_url) == 0

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from s3ocr.errors import EngineUnavailableError
+from s3ocr.errors import ConfigurationError, EngineUnavailableError
 from s3ocr.sinks.s3 import S3Sink
 from tests.conftest import RESOURCES, ROOT
 from tests.fakes import FakeEngine
@@ -114,3 +115,91 @@ def test_a_page_with_ink_and_no_text_is_counted_and_the_document_is_partial(app,
     assert result["status"] == "partial" and result["pages"][0]["status"] == "no_text_found"
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert any(entry.get("PagesNoTextFound") == [1.0] or entry.get("PagesNoTextFound") == 1.0 for entry in emitted)
+
+
+def _raw_sqs_event(body: str) -> dict:
+    event = _sqs_event(1, {})
+    event["Records"][0]["body"] = body
+    return event
+
+
+def _metrics(capsys) -> list[dict]:
+    """The metrics the invocation flushed (EMF lines on stdout)."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def _logged(caplog, message: str) -> list[logging.LogRecord]:
+    """The log records with ``message``; their extra fields are attributes."""
+    return [record for record in caplog.records if record.getMessage() == message]
+
+
+@pytest.mark.parametrize("body", ["not json at all", "[1, 2]", '{"Records": [{"eventSource": "aws:sns"}]}'])
+def test_a_malformed_message_goes_to_the_dead_letter_queue_at_once_with_its_reason(app, monkeypatch, capsys, caplog,
+                                                                                  body):
+    # GIVEN a dead-letter queue the function is told of
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    monkeypatch.setattr(app, "SETTINGS", replace(app.SETTINGS, dead_letter_queue_url=url))
+    # WHEN a message that is no S3 notification arrives
+    response = app.handler(_raw_sqs_event(body), FakeContext())
+    # THEN it is acknowledged (no retry), sent to the dead-letter queue with the reason, logged and counted
+    assert response == {"batchItemFailures": []}
+    moved = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in moved] == [body]
+    assert moved[0]["MessageAttributes"]["s3ocr-reason"]["StringValue"] == "malformed_message"
+    assert [record.reason for record in _logged(caplog, "malformed message")] == ["malformed_message"]
+    assert any(e.get("MalformedMessages") in ([1.0], 1.0) for e in _metrics(capsys))
+    assert _keys(app) == []
+
+
+def test_without_a_dead_letter_queue_url_a_malformed_message_is_left_to_the_redrive(app, capsys, caplog):
+    response = app.handler(_raw_sqs_event("{truncated"), FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert [record.reason for record in _logged(caplog, "malformed message")] == ["malformed_message"]
+    assert any(e.get("MalformedMessages") in ([1.0], 1.0) for e in _metrics(capsys))
+
+
+def test_a_poison_message_does_not_fail_the_rest_of_its_batch(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    event = _sqs_event(1, _notification("docs/a+b.png"))
+    poison = _raw_sqs_event("\x00garbage")["Records"][0] | {"messageId": "m2"}
+    event["Records"].append(poison)
+    response = app.handler(event, FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}  # no DLQ URL: the redrive keeps it
+    assert _keys(app) == ["docs/a b.png.json", "docs/a b.png.txt"]
+
+
+def test_a_folder_marker_is_acknowledged_and_leaves_no_record(app, monkeypatch):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    assert app.handler(_sqs_event(1, _notification("docs/")), FakeContext()) == {"batchItemFailures": []}
+    assert _keys(app) == []
+
+
+def test_an_event_for_one_of_the_functions_own_outputs_is_ignored(app, monkeypatch, capsys):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    event = _notification("docs/a b.png.txt")
+    event["Records"][0]["s3"]["bucket"]["name"] = "out-bucket"
+    assert app.handler(_sqs_event(1, event), FakeContext()) == {"batchItemFailures": []}
+    assert _keys(app) == []  # no x.txt.error.json, which would trigger it again
+    assert any(e.get("RecursionPrevented") in ([1.0], 1.0) for e in _metrics(capsys))
+
+
+def test_a_key_with_control_characters_is_logged_escaped(app, monkeypatch, caplog):
+    monkeypatch.setattr(app, "ENGINE", FakeEngine())
+    key = "docs/\x1b[2Jforged\nline.png"
+    app.S3.put_object(Bucket="in-bucket", Key=key, Body=(RESOURCES / "linn.png").read_bytes())
+    assert app.handler(_sqs_event(1, _notification(key)), FakeContext()) == {"batchItemFailures": []}
+    [received] = _logged(caplog, "document received")
+    assert received.key == "docs/\\x1b[2Jforged\\nline.png"  # as keys.printable shows it
+    assert f"{key}.txt" in _keys(app)  # the outputs keep the key as it is
+
+
+def test_the_function_refuses_to_start_when_its_outputs_would_trigger_it(monkeypatch):
+    monkeypatch.setenv("OUTPUT_BUCKET", "docs")
+    monkeypatch.setenv("INPUT_BUCKET", "docs")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.syspath_prepend(str(ROOT / "handlers" / "ocr"))
+    with pytest.raises(ConfigurationError, match="trigger it again"):
+        importlib.reload(sys.modules["app"]) if "app" in sys.modules else importlib.import_module("app")
+    sys.modules.pop("app", None)  # a half-initialised module must not be reused

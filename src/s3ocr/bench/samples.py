@@ -85,8 +85,9 @@ def long_scan(out: Path, pages: int, text_image: Path) -> Path:
     return path
 
 
-def write_pdf(path: Path, objects: list[bytes]) -> Path:
-    """A PDF of ``objects`` (object 1 is the catalog), numbered from 1 in order, with its cross-reference table."""
+def write_pdf(path: Path, objects: list[bytes], trailer: bytes = b"") -> Path:
+    """A PDF of ``objects`` (object 1 is the catalog), numbered from 1 in order, with its cross-reference table;
+    ``trailer`` goes into the trailer dictionary (``/Encrypt``, ``/ID``)."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, obj in enumerate(objects, 1):
@@ -95,7 +96,7 @@ def write_pdf(path: Path, objects: list[bytes]) -> Path:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
     path.write_bytes(bytes(out))
     return path
 

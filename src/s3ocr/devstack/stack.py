@@ -62,14 +62,20 @@ def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_cou
 
 @contextlib.contextmanager
 def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int | None = None,
-                visibility_timeout: int = 30, max_receive_count: int = 3) -> Iterator[LocalStack]:
-    """Start the server and the function, create the resources; stop everything on exit."""
-    with MotoServer() as server:
+                visibility_timeout: int = 30, max_receive_count: int = 3,
+                server: MotoServer | None = None) -> Iterator[LocalStack]:
+    """Start the server and the function, create the resources; stop everything on exit.
+
+    With ``server``, that running server is used (and left running): a caller may put something between it and
+    the function (``devstack.faults``), naming that endpoint in ``function_env["AWS_ENDPOINT_URL"]``.
+    """
+    with contextlib.nullcontext(server) if server is not None else MotoServer() as server:
         s3, sqs = server.client("s3"), server.client("sqs")
         queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
         env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET,
                "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
                "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": str(max_receive_count),
+               "INPUT_BUCKET": INPUT_BUCKET, "DEAD_LETTER_QUEUE_URL": dead_letter_url,
                **(function_env or {})}
         with LambdaFunction(env, log=log) as function:
             yield LocalStack(server=server, function=function, s3=s3, sqs=sqs, queue_url=queue_url,

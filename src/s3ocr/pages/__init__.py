@@ -63,6 +63,12 @@ class PageSource(Protocol):
         """Whether the document itself shows the page is blank, before it is rendered (False: not known)."""
         ...
 
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """What the document carries that a reader should know of (a PDF's JavaScript, an XFA form, an owner
+        password), as names the output's ``flags`` lists."""
+        ...
+
 
 def open_pages(path: Path, media_type: str, dpi: int, max_page_pixels: int, max_pages: int = 100_000,
                use_text_layer: bool = True) -> PageSource:

@@ -14,6 +14,8 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from s3ocr.errors import CorruptDocumentError, DecompressionBombError
 from s3ocr.models import PageImage
 
+# What Pillow may decode: the types ``detect_media_type`` admits, and no other (EPS would run Ghostscript).
+PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF")
 # Beyond this many times the pixel cap the image is refused outright; between 1x and this it is decoded
 # and scaled down to the cap.
 _REFUSE_FACTOR = 4
@@ -52,7 +54,7 @@ class ImagePages:
         self.path = path
         self.max_page_pixels = max_page_pixels
         try:
-            with Image.open(path) as image:
+            with Image.open(path, formats=PILLOW_FORMATS) as image:
                 self._count = getattr(image, "n_frames", 1)
                 self._check_size(image.size)
         except Image.DecompressionBombError as e:
@@ -76,11 +78,15 @@ class ImagePages:
     def known_blank(self, number: int) -> bool:
         return False  # only its pixels can tell: the pipeline looks at them
 
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return ()
+
     def render(self, number: int, work_dir: Path) -> PageImage:
         import cv2
 
         try:
-            with Image.open(self.path) as image:
+            with Image.open(self.path, formats=PILLOW_FORMATS) as image:
                 frame = ImageSequence.Iterator(image)[number - 1]
                 self._check_size(frame.size)
                 dpi = _dpi(image)

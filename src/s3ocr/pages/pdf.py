@@ -14,6 +14,7 @@ when that shows nothing drawn at all it is blank, in a few milliseconds.
 from __future__ import annotations
 
 import math
+import mmap
 import re
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from pathlib import Path
 import pdf2image
 import pdf2image.exceptions
 
-from s3ocr.errors import CorruptDocumentError, EncryptedDocumentError, PageTimeoutError
+from s3ocr.errors import (
+    CorruptDocumentError,
+    DecompressionBombError,
+    EncryptedDocumentError,
+    PageTimeoutError,
+    RenderError,
+)
 from s3ocr.models import PageImage
 from s3ocr.pages.pdffonts import UNKNOWN_FONTS, DocumentFonts
 from s3ocr.pages.pdfimages import coverage, list_images, single_jpeg_scan
@@ -39,7 +46,13 @@ from s3ocr.pages.visibletext import visible_chars
 _PAGE_SIZE = re.compile(rb"^Page\s+(\d+)\s+size:\s+([\d.]+) x ([\d.]+) pts", re.MULTILINE)
 _PAGE_ROTATION = re.compile(rb"^Page\s+(\d+)\s+rot:\s+(\d+)", re.MULTILINE)
 _PAGES = re.compile(rb"^Pages:\s+(\d+)", re.MULTILINE)
+# What pdfinfo tells of the document that the output's ``flags`` pass on: an encryption it could open without a
+# password (an owner password restricting printing or copying), JavaScript, an XFA form.
+_ENCRYPTED = re.compile(rb"^Encrypted:\s+yes", re.MULTILINE)
+_JAVASCRIPT = re.compile(rb"^JavaScript:\s+yes", re.MULTILINE)
+_XFA = re.compile(rb"^Form:\s+XFA", re.MULTILINE)
 MIN_DPI = 36
+REFUSE_FACTOR = 4  # as for raster images (``images._REFUSE_FACTOR``)
 # A page with no text and no image is rendered this coarsely to see whether it draws anything: a letter page is
 # 170 x 220 pixels, a few milliseconds. Anti-aliased, a hairline or a full stop still darkens a pixel below
 # NEAR_WHITE; the pixel test of the full rendering (``preprocess.ink``) needs marks several pixels tall,
@@ -56,6 +69,22 @@ class PdfInfo:
     page_count: int
     page_sizes_pt: tuple[tuple[float, float], ...]  # (width, height) per page, in points
     page_rotations: tuple[int, ...] = ()  # /Rotate per page, degrees
+    flags: tuple[str, ...] = ()  # owner_password, javascript, xfa_form
+
+
+# pdfinfo sees document-level scripts, not one run by /OpenAction; uncompressed objects name theirs in the bytes.
+_SCRIPT_NAME = re.compile(rb"/(?:JavaScript|JS)(?![A-Za-z0-9])")
+_XFA_NAME = re.compile(rb"/XFA(?![A-Za-z0-9])")
+
+
+def _flags(pdfinfo: bytes, path: Path) -> tuple[str, ...]:
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        found = {
+            "owner_password": _ENCRYPTED.search(pdfinfo),
+            "javascript": _JAVASCRIPT.search(pdfinfo) or _SCRIPT_NAME.search(data),
+            "xfa_form": _XFA.search(pdfinfo) or _XFA_NAME.search(data),
+        }
+    return tuple(name for name, match in found.items() if match)
 
 
 def _looks_encrypted(path: Path) -> bool:
@@ -85,15 +114,39 @@ def read_pdf_info(path: Path, max_pages: int, timeout: float = 60) -> PdfInfo:
     count = int(pages.group(1))
     numbers = range(1, min(count, max_pages) + 1)
     return PdfInfo(count, tuple(sizes.get(n, (612.0, 792.0)) for n in numbers),
-                   tuple(rotations.get(n, 0) for n in numbers))
+                   tuple(rotations.get(n, 0) for n in numbers), _flags(proc.stdout, path))
 
 
 def page_dpi(size_pt: tuple[float, float], dpi: int, max_pixels: int) -> int:
-    """The configured DPI, lowered so that the rendered page stays within ``max_pixels``."""
+    """The configured DPI, lowered so that the rendered page stays within ``max_pixels``, but not below ``MIN_DPI``.
+
+    A page more than ``REFUSE_FACTOR`` times the cap even at ``MIN_DPI`` is a ``DecompressionBombError``: Poppler
+    answers such a page (200,000 points a side) with a 1 x 1 image and exit 0. The largest page PDF allows without
+    ``/UserUnit``, 200 inches a side, is 52 megapixels at ``MIN_DPI``, and is rendered."""
     width_in, height_in = size_pt[0] / 72, size_pt[1] / 72
     if width_in * height_in * dpi * dpi <= max_pixels:
         return dpi
+    if width_in * height_in * MIN_DPI * MIN_DPI > max_pixels * REFUSE_FACTOR:
+        raise DecompressionBombError(
+            f"the page is {width_in:.0f} x {height_in:.0f} inches: even at {MIN_DPI} dpi it would be "
+            f"{width_in * height_in * MIN_DPI * MIN_DPI / 1e6:.0f} megapixels, over {REFUSE_FACTOR} x the cap of "
+            f"{max_pixels / 1e6:.0f}")
     return max(MIN_DPI, math.floor(math.sqrt(max_pixels / (width_in * height_in))))
+
+
+def expected_size(size_pt: tuple[float, float], rotation: int, dpi: int) -> tuple[int, int]:
+    """The pixel size Poppler renders a page of ``size_pt`` (its crop box) at, turned by its /Rotate."""
+    width, height = (math.ceil(side * dpi / 72) for side in size_pt)
+    return (height, width) if rotation % 180 == 90 else (width, height)
+
+
+def check_rendered_size(number: int, rendered: tuple[int, int], expected: tuple[int, int]) -> None:
+    """``RenderError`` unless the rendered image is the page's size (within rounding): Poppler can exit 0 with an
+    image of 1 x 1 pixels, which would read as a blank page."""
+    for got, want in zip(rendered, expected, strict=True):
+        if abs(got - want) > 2 + want // 100:
+            raise RenderError(f"page {number} rendered to {rendered[0]} x {rendered[1]} pixels where its size asks "
+                              f"for {expected[0]} x {expected[1]}")
 
 
 class PdfPages:
@@ -120,6 +173,14 @@ class PdfPages:
     def _size(self, number: int) -> tuple[float, float]:
         sizes = self.info.page_sizes_pt
         return sizes[number - 1] if number <= len(sizes) else (612.0, 792.0)
+
+    def _rotation(self, number: int) -> int:
+        rotations = self.info.page_rotations
+        return rotations[number - 1] if number <= len(rotations) else 0
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return self.info.flags
 
     def text_layer(self, number: int) -> str | None:
         """The page's own text when it is real text (see ``textlayer``), else None (OCR the page)."""
@@ -156,13 +217,15 @@ class PdfPages:
 
     def _extract_scan(self, number: int, work_dir: Path) -> PageImage | None:
         """The page's JPEG as it is stored, when the page is nothing but that scan (see ``single_jpeg_scan``)."""
-        rotation = self.info.page_rotations[number - 1] if number <= len(self.info.page_rotations) else 0
         scan = single_jpeg_scan(self._images.get(number, []), self._size(number))
-        if scan is None or rotation % 360 or scan.width * scan.height > self.max_page_pixels:
+        if scan is None or self._rotation(number) % 360 or scan.width * scan.height > self.max_page_pixels:
             return None
         prefix = work_dir / f"{number:06d}_page"
-        proc = subprocess.run(["pdfimages", "-j", "-f", str(number), "-l", str(number), str(self.path), str(prefix)],
-                              capture_output=True, timeout=60, check=False)
+        try:
+            proc = subprocess.run(["pdfimages", "-j", "-f", str(number), "-l", str(number), str(self.path),
+                                   str(prefix)], capture_output=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            return None  # the page is rendered instead
         path = prefix.with_name(prefix.name + "-000.jpg")
         if proc.returncode != 0 or not path.exists():
             return None
@@ -188,6 +251,7 @@ class PdfPages:
                 single_file=True,
                 grayscale=True,
                 fmt="ppm",  # with grayscale pdftoppm writes PGM
+                use_cropbox=True,  # what a viewer shows; pdfinfo's page size is the crop box too
                 paths_only=True,
                 timeout=int(timeout),
             )
@@ -199,12 +263,13 @@ class PdfPages:
         if path is None or not path.exists():
             raise CorruptDocumentError(f"Poppler rendered nothing for page {number}")
         width, height = _pnm_size(path)
+        check_rendered_size(number, (width, height), expected_size(self._size(number), self._rotation(number), dpi))
         return PageImage(number=number, path=path, width=width, height=height, dpi=dpi)
 
 
 def draws_nothing(path: Path, number: int, dpi: float = BLANK_CHECK_DPI, timeout: float = 30) -> bool:
     """Whether page ``number`` renders at ``dpi`` to paper alone: no pixel darker than ``NEAR_WHITE``."""
-    command = ["pdftoppm", "-r", f"{dpi:g}", "-gray", "-f", str(number), "-l", str(number), str(path)]
+    command = ["pdftoppm", "-r", f"{dpi:g}", "-gray", "-cropbox", "-f", str(number), "-l", str(number), str(path)]
     try:
         proc = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

@@ -29,10 +29,13 @@ class ImageInfo:
 
 
 def list_images(path: Path, last_page: int, timeout: float = 120) -> dict[int, list[ImageInfo]]:
-    """The images drawn on each page (up to ``last_page``); empty when Poppler cannot list them."""
-    proc = subprocess.run(["pdfimages", "-list", "-l", str(last_page), str(path)],
-                          capture_output=True, timeout=timeout, check=False)
+    """The images drawn on each page (up to ``last_page``); empty when Poppler cannot list them in ``timeout``."""
     images: dict[int, list[ImageInfo]] = {}
+    try:
+        proc = subprocess.run(["pdfimages", "-list", "-l", str(last_page), str(path)],
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return images  # not known: every page is rendered and judged by its pixels
     if proc.returncode != 0:
         return images
     for m in _ROW.finditer(proc.stdout):

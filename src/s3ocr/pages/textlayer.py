@@ -65,9 +65,13 @@ def _is_wordlike(token: str) -> bool:
 
 
 def extract_page_texts(path: Path, last_page: int, timeout: float = 120) -> list[str]:
-    """Every page's text exactly as ``pdftotext`` prints it, pages split on its form feeds."""
-    proc = subprocess.run(["pdftotext", "-enc", "UTF-8", "-l", str(last_page), str(path), "-"],
-                          capture_output=True, timeout=timeout, check=False)
+    """Every page's text exactly as ``pdftotext`` prints it, pages split on its form feeds; none when Poppler
+    cannot extract it in ``timeout`` (every page is then OCRed)."""
+    try:
+        proc = subprocess.run(["pdftotext", "-enc", "UTF-8", "-l", str(last_page), str(path), "-"],
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return []
     if proc.returncode != 0:
         return []
     return proc.stdout.decode("utf-8", errors="replace").split("\f")[:last_page]

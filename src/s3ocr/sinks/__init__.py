@@ -49,8 +49,12 @@ class StoreSink(ABC):
     def _delete(self, name: str) -> None:
         """Remove ``name`` if it is there."""
 
+    def stem(self, key: str) -> str:
+        """The name a source key's outputs share, before their suffixes; a store with a length limit cuts it."""
+        return key
+
     def write_result(self, result: DocumentResult) -> list[str]:
-        key = result.source.key
+        key = self.stem(result.source.key)
         written = []
         if "txt" in self.formats:
             written.append(self._put(key + TEXT_SUFFIX, to_text_bytes(result), TEXT_TYPE))
@@ -60,7 +64,7 @@ class StoreSink(ABC):
         return written
 
     def write_failure(self, failure: DocumentFailure) -> list[str]:
-        key = failure.source.key
+        key = self.stem(failure.source.key)
         written = [self._put(key + ERROR_SUFFIX, to_json_bytes(failure_document(failure)), JSON_TYPE)]
         for suffix in (TEXT_SUFFIX, JSON_SUFFIX):
             self._delete(key + suffix)

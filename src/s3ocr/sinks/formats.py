@@ -12,6 +12,11 @@ from s3ocr.models import SCHEMA_VERSION, DocumentFailure, DocumentResult, Line, 
 TEXT_SUFFIX = ".txt"
 JSON_SUFFIX = ".json"
 ERROR_SUFFIX = ".error.json"
+OUTPUT_SUFFIXES = (TEXT_SUFFIX, JSON_SUFFIX, ERROR_SUFFIX)
+# Bytes kept free for a suffix when a long key is cut to fit (``keys.fit``): every suffix, present or to come, fits
+# in it, so a key's outputs share one stem and a new format never renames the old ones.
+SUFFIX_ROOM = 32
+assert all(len(suffix.encode()) <= SUFFIX_ROOM for suffix in OUTPUT_SUFFIXES)
 
 
 def _line(line: Line) -> dict[str, Any]:
@@ -53,6 +58,7 @@ def result_document(result: DocumentResult) -> dict[str, Any]:
         "page_count": result.page_count,
         "pages_processed": len(result.pages),
         "truncated": result.truncated,
+        "flags": list(result.flags),
         "timings": result.timings,
         "pages": [_page(page) for page in result.pages],
     }
