@@ -162,7 +162,7 @@ def process_s3_object(
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))
         except PermanentError as e:
             outcome = _failure(ref, e, started)
-    return write_outcome(outcome, sink, observer) if sink else outcome
+    return _record(outcome, sink, observer, started) if sink else outcome
 
 
 def process_local_file(
@@ -181,7 +181,18 @@ def process_local_file(
             outcome.timings.update(total=round(perf_counter() - started, 3))
         except PermanentError as e:
             outcome = _failure(ref, e, started)
-    return write_outcome(outcome, sink, observer) if sink else outcome
+    return _record(outcome, sink, observer, started) if sink else outcome
+
+
+def _record(outcome: Outcome, sink: Sink, observer: Observer, started: float) -> Outcome:
+    """Write the outcome; when the sink refuses the reading for good (access denied to one output, a key it cannot
+    name), the refusal is the document's record instead, so that a retry does not read it again for nothing."""
+    try:
+        return write_outcome(outcome, sink, observer)
+    except PermanentError as e:
+        if isinstance(outcome, DocumentFailure):
+            raise
+        return write_outcome(_failure(outcome.source, e, started), sink, observer)
 
 
 def write_outcome(outcome: Outcome, sink: Sink, observer: Observer = NULL_OBSERVER) -> Outcome:

@@ -65,7 +65,8 @@ class StoreSink(ABC):
 
     def write_failure(self, failure: DocumentFailure) -> list[str]:
         key = self.stem(failure.source.key)
-        written = [self._put(key + ERROR_SUFFIX, to_json_bytes(failure_document(failure)), JSON_TYPE)]
-        for suffix in (TEXT_SUFFIX, JSON_SUFFIX):
+        # The stale outputs go before the record is put, the .json first: when the first delete fails the reading
+        # stays whole with no error record beside it (found by injecting S3 faults: reliability.faults).
+        for suffix in (JSON_SUFFIX, TEXT_SUFFIX):
             self._delete(key + suffix)
-        return written
+        return [self._put(key + ERROR_SUFFIX, to_json_bytes(failure_document(failure)), JSON_TYPE)]
