@@ -61,20 +61,34 @@ def test_a_file_that_is_no_image_fails_the_page_and_keeps_the_worker(crop, tmp_p
     assert worker_pids() == kept
 
 
-def test_a_worker_killed_mid_page_fails_that_page_only(crop, resources):
-    # GIVEN a worker that dies (as from a crash in native code) while it reads a whole page (seconds of work)
+def test_a_worker_killed_mid_page_is_replaced_and_the_page_read(crop, resources):
+    # GIVEN a worker that dies (as from the OOM killer) while it reads a whole page (seconds of work)
     engine = TesseractEngine(backend="api")
     engine.recognize(crop, "eng", timeout=60)
     (victim,) = worker_pids()
     image = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_GRAYSCALE)
     threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
-    # WHEN that page is waited for  THEN it fails with what happened to the worker
-    with pytest.raises(EngineError, match="signal 9"):
-        engine.recognize(PageImage(2, resources / "linn.png", image.shape[1], image.shape[0], 300),
-                         "chi_sim+eng", timeout=60)
-    # AND the next page gets a new worker and is read
-    assert "LinnSequencer" in engine.recognize(crop, "eng", timeout=60).text
+    # WHEN that page is waited for  THEN a fresh worker reads it
+    page = PageImage(2, resources / "linn.png", image.shape[1], image.shape[0], 300)
+    assert "LinnSequencer" in engine.recognize(page, "eng", timeout=60).text
     assert victim not in worker_pids()
+
+
+def test_a_page_that_kills_every_worker_it_meets_fails_on_the_second(crop, monkeypatch):
+    # GIVEN workers that die on this page (as on an image that crashes Tesseract's native code)
+    calls = []
+
+    def dies(self, request, timeout):
+        calls.append(request["path"])
+        raise WorkerFailure("died", "the Tesseract worker exited (killed by signal 11)")
+
+    engine = TesseractEngine(backend="api")
+    engine.recognize(crop, "eng", timeout=60)  # a worker is up
+    monkeypatch.setattr(Worker, "call", dies)
+    # WHEN the page is read  THEN it is asked twice, and fails with what happened to the worker
+    with pytest.raises(EngineError, match="signal 11"):
+        engine.recognize(crop, "eng", timeout=60)
+    assert len(calls) == 2
 
 
 def test_an_overrun_stops_within_the_budget_and_the_next_page_is_read(crop):

@@ -187,7 +187,20 @@ class WorkerPool:
 
     def read(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """The worker's reply to ``request``; raises ``WorkerFailure`` (the worker is then dropped, except
-        after a reply that reports an error, which leaves it healthy)."""
+        after a reply that reports an error, which leaves it healthy).
+
+        A worker that dies on the page (killed by the OOM killer or a signal, a crash) is replaced and the page asked
+        once more within what is left of ``timeout``: a passing cause does not cost the page; a page that kills
+        every worker it meets fails on the second."""
+        deadline = time.monotonic() + timeout
+        try:
+            return self._read_once(request, timeout)
+        except WorkerFailure as e:
+            if e.kind != "died" or deadline - time.monotonic() <= 0:
+                raise
+        return self._read_once(request, deadline - time.monotonic())
+
+    def _read_once(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         started = time.monotonic()
         worker = self._borrow(timeout)
         left = timeout - (time.monotonic() - started)

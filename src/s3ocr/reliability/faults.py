@@ -260,9 +260,9 @@ def _deliver_once(rig: FaultRig, timeout: float = 60) -> None:
 
 
 def _worker_fault(rig: FaultRig, kind: str, crash: bool) -> KindOutcome:
-    """Stop every idle worker and, once a page request waits in one's pipe, kill that one (``crash``) or leave it
-    stopped (a hang: the pool must give up at the page budget) while the others go on; then a second page, which
-    the pool must read with a worker that works."""
+    """Stop every idle worker and, once a page request waits in one's pipe, kill that one (``crash``: the pool
+    asks a fresh worker and the page is read) or leave it stopped (a hang: the pool must give up at the page
+    budget) while the others go on; then a second page, which the pool must read with a worker that works."""
     key, after = f"faults/{kind}/page.png", f"faults/{kind}/next-page.png"
     label = "kill -9 of the worker reading the page" if crash else "SIGSTOP of the worker reading the page"
     with rig.case(kind, label, [key, after]) as outcome:
@@ -279,7 +279,7 @@ def _worker_fault(rig: FaultRig, kind: str, crash: bool) -> KindOutcome:
                     struck.add(pid)
                     if crash:
                         _signal(pid, signal.SIGKILL)
-            if struck and not crash:
+            if struck:  # one worker struck: the others work again
                 for pid in stopped - struck:
                     _signal(pid, signal.SIGCONT)
             delivery.join(0.05)
