@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -20,12 +23,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3ocr.engines import Engine
 from s3ocr.errors import ConfigurationError, MalformedMessageError, S3OcrError, TransientError
+from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for
 from s3ocr.keys import printable
 from s3ocr.models import DocumentFailure, DocumentRef, PageResult
 from s3ocr.notifications import refs_from_payload
 from s3ocr.pipeline import Outcome, process_s3_object
 from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings, check_no_recursion
+from s3ocr.sinks import Sink
 from s3ocr.sinks.formats import OUTPUT_SUFFIXES
 from s3ocr.sinks.s3 import S3Sink
 from s3ocr.sources import s3_client
@@ -52,6 +57,8 @@ CHOOSER = EngineChooser(SETTINGS)
 ENGINE = CHOOSER.default  # with the configured fallbacks, e.g. "baidu>tesseract"
 S3 = s3_client()
 SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
+LEDGER = JobLedger(boto3.client("dynamodb"), SETTINGS.jobs_table) if SETTINGS.jobs_table else None
+DEADLINE = time.monotonic() + 900.0  # when this invocation ends: set from the context by each invocation
 # A batch whose every record failed still answers with batchItemFailures instead of a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 metrics.set_default_dimensions(engine=ENGINE.name)
@@ -161,12 +168,43 @@ def choose_engine(ref: DocumentRef, metadata: Mapping[str, str]) -> Engine:
 
 
 def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
-    """OCR one object and write its outcome; transient errors propagate so the event is retried."""
+    """OCR one object and write its outcome; transient errors propagate so the event is retried.
+
+    With a jobs table, a duplicate of a job done or running, or an event older than one already seen for its key,
+    does nothing (``s3ocr.jobs``)."""
     logger.set_correlation_id(printable(f"{ref.bucket}/{ref.key}"))
     logger.info("document received", extra={"bucket": ref.bucket, "key": printable(ref.key),
-                                            "version_id": ref.version_id})
+                                            "version_id": ref.version_id, "sequencer": ref.sequencer})
+    if LEDGER is None:
+        return _read_document(ref, SINK, final_attempt)
+    job, owner = job_for(ref, SETTINGS), uuid.uuid4().hex
+    start = LEDGER.begin(job, owner, _lease_seconds())
+    if start is not Start.RUN:
+        _count("StaleEvents" if start is Start.STALE else "DuplicateEvents")
+        logger.info("document skipped", extra={"why": start.value, "job": job.id})
+        return {"key": printable(ref.key), "status": start.value}
     try:
-        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, SINK, OBSERVER, choose_engine)
+        answer = _read_document(ref, LatestOnlySink(SINK, LEDGER, job), final_attempt)
+    except SupersededError as e:
+        LEDGER.finish(job, owner, "superseded")
+        _count("StaleEvents")
+        logger.info("document superseded: its outputs are left to the newer event", extra={"error": str(e)})
+        return {"key": printable(ref.key), "status": "superseded"}
+    except TransientError as e:
+        LEDGER.release(job, owner, e.reason)
+        raise
+    LEDGER.finish(job, owner, answer["status"], answer.get("reason", ""))
+    return answer
+
+
+def _lease_seconds() -> float:
+    """How long a claimed job is this run's: what is left of the invocation, and a minute."""
+    return max(0.0, DEADLINE - time.monotonic()) + 60
+
+
+def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool) -> dict[str, Any]:
+    try:
+        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, sink, OBSERVER, choose_engine)
     except TransientError as e:
         _count_failure(e.reason)
         logger.warning("document failed, will be retried", extra={"reason": e.reason, "error": str(e),
@@ -211,6 +249,8 @@ def _is_sqs_batch(event: dict[str, Any]) -> bool:
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global DEADLINE
+    DEADLINE = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     if _is_sqs_batch(event):
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                          context=context)

@@ -18,6 +18,7 @@ class DocumentRef:
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    sequencer: str | None = None  # S3's order of events on this key (``jobs.normalise_sequencer``)
 
     @property
     def uri(self) -> str:

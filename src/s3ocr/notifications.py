@@ -39,6 +39,7 @@ def _ref(bucket: Any, key: Any, obj: Mapping[str, Any]) -> DocumentRef:
         version_id=obj.get("versionId") or obj.get("version-id") or None,
         etag=obj.get("eTag") or obj.get("etag") or None,
         size=int(size) if size is not None else None,
+        sequencer=str(obj["sequencer"]) if obj.get("sequencer") else None,
     )
 
 

@@ -78,6 +78,7 @@ class Settings:
     input_prefix: str = ""
     input_suffixes: tuple[str, ...] = ()
     dead_letter_queue_url: str = ""  # where a malformed message goes at once; else the queue's redrive takes it
+    jobs_table: str = ""  # DynamoDB table of document jobs (``s3ocr.jobs``): duplicates and stale events do nothing
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -104,6 +105,7 @@ class Settings:
             input_prefix=env.get("INPUT_PREFIX", ""),
             input_suffixes=tuple(s.strip() for s in env.get("INPUT_SUFFIXES", "").split(",") if s.strip()),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip(),
+            jobs_table=env.get("JOBS_TABLE", "").strip(),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **overrides) if overrides else settings

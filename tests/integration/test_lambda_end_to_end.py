@@ -116,3 +116,31 @@ def test_without_a_dead_letter_queue_url_a_malformed_message_is_retried_then_dea
         # THEN after maxReceiveCount the queue moves it to the dead-letter queue, and the queue is empty
         assert queue_depth(stack.sqs, stack.dead_letter_url) == 1
         assert queue_depth(stack.sqs, stack.queue_url) == 0
+
+
+def _notification(stack, key: str, **object_fields) -> str:
+    return json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": stack.input_bucket}, "object": {"key": key, **object_fields}}}]})
+
+
+def test_a_duplicate_delivery_and_a_stale_event_change_nothing(stack):
+    # GIVEN a document read once, through an event that carries S3's sequencer
+    key = "e2e/jobs/linn.png"
+    upload_quietly(stack, {key: RESOURCES / "linn.png"})
+    etag = stack.s3.head_object(Bucket=stack.input_bucket, Key=key)["ETag"].strip('"')
+    event = _notification(stack, key, eTag=etag, size=1, sequencer="0055AED6DCD90281F0")
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=event)
+    [first] = stack.events.drain().responses
+    written = stack.s3.head_object(Bucket=stack.output_bucket, Key=f"{key}.json")["LastModified"]
+    # WHEN S3 delivers the same event again, and an older event for the key arrives late
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=event)
+    stale = _notification(stack, key, eTag="0" * 32, size=1, sequencer="0055AED6DCD90281E5")
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=stale)
+    report = stack.events.drain()
+    # THEN neither reads anything or writes anything, and both are acknowledged
+    assert first == {"batchItemFailures": []} and report.failed == 0
+    assert stack.s3.head_object(Bucket=stack.output_bucket, Key=f"{key}.json")["LastModified"] == written
+    log = stack.log_path.read_text(errors="replace")  # type: ignore[attr-defined]
+    mine = [line for line in log.splitlines() if f'"correlation_id":"{stack.input_bucket}/{key}"' in line]
+    assert sum('"message":"document done"' in line for line in mine) == 1  # read once
+    assert any('"why":"duplicate_done"' in line for line in mine) and any('"why":"stale"' in line for line in mine)

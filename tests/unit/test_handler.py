@@ -203,3 +203,59 @@ def test_the_function_refuses_to_start_when_its_outputs_would_trigger_it(monkeyp
     with pytest.raises(ConfigurationError, match="trigger it again"):
         importlib.reload(sys.modules["app"]) if "app" in sys.modules else importlib.import_module("app")
     sys.modules.pop("app", None)  # a half-initialised module must not be reused
+
+
+@pytest.fixture
+def jobs(app, monkeypatch):
+    """The function with a jobs table (``s3ocr.jobs``)."""
+    from s3ocr.jobs import JobLedger
+
+    client = boto3.client("dynamodb")
+    client.create_table(TableName="jobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+    monkeypatch.setattr(app, "LEDGER", JobLedger(client, "jobs"))
+    return app
+
+
+def _sequenced(key: str, sequencer: str, etag: str = "e") -> dict:
+    event = _notification(key)
+    event["Records"][0]["s3"]["object"] |= {"eTag": etag, "sequencer": sequencer}
+    return event
+
+
+def test_a_duplicate_event_does_no_ocr(jobs, monkeypatch, capsys):
+    engine = FakeEngine()
+    monkeypatch.setattr(jobs, "ENGINE", engine)
+    event = _sqs_event(1, _sequenced("docs/a+b.png", "0055AED6DCD90281E5"))
+    assert jobs.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert len(engine.seen) == 1
+    capsys.readouterr()
+    assert jobs.handler(event, FakeContext()) == {"batchItemFailures": []}  # S3 delivered it twice
+    assert len(engine.seen) == 1
+    assert any(e.get("DuplicateEvents") in ([1.0], 1.0) for e in _metrics(capsys))
+
+
+def test_a_stale_event_changes_nothing(jobs, monkeypatch, capsys):
+    engine = FakeEngine()
+    monkeypatch.setattr(jobs, "ENGINE", engine)
+    newer = _sqs_event(1, _sequenced("docs/a+b.png", "0055AED6DCD90281F0"))
+    older = _sqs_event(1, _sequenced("docs/a+b.png", "0055AED6DCD90281E5", etag="older-etag"))
+    jobs.handler(newer, FakeContext())
+    written = jobs.S3.get_object(Bucket="out-bucket", Key="docs/a b.png.json")["LastModified"]
+    capsys.readouterr()
+    assert jobs.handler(older, FakeContext()) == {"batchItemFailures": []}
+    assert len(engine.seen) == 1  # the late event read nothing
+    assert jobs.S3.get_object(Bucket="out-bucket", Key="docs/a b.png.json")["LastModified"] == written
+    assert any(e.get("StaleEvents") in ([1.0], 1.0) for e in _metrics(capsys))
+
+
+def test_a_transient_failure_leaves_the_job_to_the_next_delivery(jobs, monkeypatch):
+    monkeypatch.setattr(jobs, "ENGINE", FakeEngine(failures={1: EngineUnavailableError("throttled")}))
+    event = _sqs_event(1, _sequenced("docs/a+b.png", "0055AED6DCD90281E5"))
+    assert jobs.handler(event, FakeContext()) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    engine = FakeEngine()
+    monkeypatch.setattr(jobs, "ENGINE", engine)
+    assert jobs.handler(_sqs_event(2, _sequenced("docs/a+b.png", "0055AED6DCD90281E5")),
+                        FakeContext()) == {"batchItemFailures": []}
+    assert len(engine.seen) == 1 and "docs/a b.png.txt" in _keys(jobs)

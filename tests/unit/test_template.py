@@ -78,6 +78,13 @@ def test_each_instance_is_told_how_many_share_the_budget():
     assert variables(TEMPLATE)["OCR_ENGINE_INSTANCES"] == {"Ref": "MaximumConcurrency"}
 
 
+def test_the_jobs_table_is_the_one_the_function_is_told_of_and_expires_what_jobs_keep():
+    table = TEMPLATE["Resources"]["JobsTable"]["Properties"]
+    assert variables(TEMPLATE)["JOBS_TABLE"] == {"Ref": "JobsTable"}
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
 def test_the_function_is_told_what_triggers_it_and_where_malformed_messages_go():
     assert variables(TEMPLATE)["INPUT_BUCKET"] == {"Ref": "InputBucket"}  # read by the cold-start recursion guard
     assert variables(TEMPLATE)["OUTPUT_BUCKET"] == {"Ref": "OutputBucket"}

@@ -1,5 +1,5 @@
-"""The template's resources, made on the local server: input and output buckets, the event queue with
-its dead-letter queue, and the input bucket's notification to the queue."""
+"""The template's resources, made on the local server: input and output buckets (the input versioned), the event
+queue with its dead-letter queue, the input bucket's notification to the queue, and the jobs table."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ INPUT_BUCKET = "s3ocr-input"
 OUTPUT_BUCKET = "s3ocr-output"
 QUEUE = "s3ocr-input-events"
 DEAD_LETTER_QUEUE = "s3ocr-input-events-dlq"
+JOBS_TABLE = "s3ocr-jobs"
 
 
 @dataclass
@@ -46,6 +47,7 @@ def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_cou
     """Buckets, queue + DLQ with a redrive policy, and the S3 -> SQS notification; returns the queue URLs."""
     for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
         s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=INPUT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     dead_letter_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
@@ -60,6 +62,13 @@ def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_cou
     return queue_url, dead_letter_url
 
 
+def create_jobs_table(dynamodb: Any) -> None:
+    """The template's jobs table (``s3ocr.jobs``): one string key, ``pk``."""
+    dynamodb.create_table(TableName=JOBS_TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+
+
 @contextlib.contextmanager
 def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int | None = None,
                 visibility_timeout: int = 30, max_receive_count: int = 3,
@@ -72,10 +81,11 @@ def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int
     with contextlib.nullcontext(server) if server is not None else MotoServer() as server:
         s3, sqs = server.client("s3"), server.client("sqs")
         queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
+        create_jobs_table(server.client("dynamodb"))
         env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET,
                "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
                "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": str(max_receive_count),
-               "INPUT_BUCKET": INPUT_BUCKET, "DEAD_LETTER_QUEUE_URL": dead_letter_url,
+               "INPUT_BUCKET": INPUT_BUCKET, "DEAD_LETTER_QUEUE_URL": dead_letter_url, "JOBS_TABLE": JOBS_TABLE,
                **(function_env or {})}
         with LambdaFunction(env, log=log) as function:
             yield LocalStack(server=server, function=function, s3=s3, sqs=sqs, queue_url=queue_url,
