@@ -16,6 +16,9 @@ from s3ocr.models import PageImage
 
 # What Pillow may decode: the types ``detect_media_type`` admits, and no other (EPS would run Ghostscript).
 PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF")
+# What Pillow raises on a damaged file: besides OSError and SyntaxError, its TIFF reader raises TypeError ("Missing
+# dimensions") and KeyError (an unknown compression) while it walks the frames (found by s3ocr.reliability.fuzz).
+PILLOW_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError)
 # Beyond this many times the pixel cap the image is refused outright; between 1x and this it is decoded
 # and scaled down to the cap.
 _REFUSE_FACTOR = 4
@@ -59,7 +62,7 @@ class ImagePages:
                 self._check_size(image.size)
         except Image.DecompressionBombError as e:
             raise DecompressionBombError(f"the image is too large to decode safely: {e}") from e
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        except PILLOW_ERRORS as e:
             raise CorruptDocumentError(f"the image cannot be read: {type(e).__name__}") from e
 
     def _check_size(self, size: tuple[int, int]) -> None:
@@ -91,7 +94,7 @@ class ImagePages:
                 self._check_size(frame.size)
                 dpi = _dpi(image)
                 gray = to_gray(ImageOps.exif_transpose(frame))
-        except (OSError, SyntaxError, ValueError, IndexError, EOFError) as e:
+        except PILLOW_ERRORS as e:
             raise CorruptDocumentError(f"frame {number} of the image cannot be decoded: {type(e).__name__}") from e
         pixels = gray.shape[0] * gray.shape[1]
         scale = min(1.0, (self.max_page_pixels / pixels) ** 0.5, OCR_DPI / dpi if dpi > MAX_OCR_DPI else 1.0)

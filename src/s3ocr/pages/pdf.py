@@ -236,6 +236,12 @@ class PdfPages:
         return self.info.page_count
 
     def render(self, number: int, work_dir: Path, timeout: float = 120) -> PageImage:
+        # An image that declares more pixels than a page may have holds pdftoppm for its whole timeout, and gigabytes
+        # (a /Width of 2**31 - 1: found by s3ocr.reliability.fuzz): refused before anything is decoded.
+        declared = sum(image.width * image.height for image in self._images.get(number, []))
+        if declared > self.max_page_pixels * REFUSE_FACTOR:
+            raise DecompressionBombError(f"page {number}'s images declare {declared:,} pixels, over {REFUSE_FACTOR} x "
+                                         f"the page cap of {self.max_page_pixels:,}")
         scan = self._extract_scan(number, work_dir)
         if scan is not None:
             return scan
