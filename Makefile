@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
 	@echo "make test   - install what is missing and run the test suite"
 	@echo "make lint   - ruff + mypy"
+	@echo "make reliability-report - hostile inputs, fuzz, injected faults, template checks: the README's figures"
 
 deps: runtime venv rie
 
@@ -71,3 +72,7 @@ clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache
 
 -include mk/container.mk
+-include mk/reliability.mk
+-include mk/reliability-template.mk
+-include mk/reliability-fuzz.mk
+-include mk/reliability-faults.mk
