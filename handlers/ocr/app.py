@@ -22,12 +22,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3ocr.engines import Engine
-from s3ocr.errors import ConfigurationError, MalformedMessageError, S3OcrError, TransientError
+from s3ocr.errors import ConfigurationError, MalformedMessageError, PermanentError, S3OcrError, TransientError
+from s3ocr.fanout import PageStore, Planner, RangeTask, describe, run_task
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for
 from s3ocr.keys import printable
-from s3ocr.models import DocumentFailure, DocumentRef, PageResult
+from s3ocr.models import DocumentFailure, DocumentHandedOn, DocumentRef, PageResult
 from s3ocr.notifications import refs_from_payload
-from s3ocr.pipeline import Outcome, process_s3_object
+from s3ocr.pipeline import process_s3_object
 from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings, check_no_recursion
 from s3ocr.sinks import Sink
@@ -58,6 +59,7 @@ ENGINE = CHOOSER.default  # with the configured fallbacks, e.g. "baidu>tesseract
 S3 = s3_client()
 SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
 LEDGER = JobLedger(boto3.client("dynamodb"), SETTINGS.jobs_table) if SETTINGS.jobs_table else None
+STORE = PageStore(S3, SETTINGS.output_bucket, SETTINGS.work_prefix)
 DEADLINE = time.monotonic() + 900.0  # when this invocation ends: set from the context by each invocation
 # A batch whose every record failed still answers with batchItemFailures instead of a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -122,13 +124,12 @@ def _documents(refs: list[DocumentRef]) -> list[DocumentRef]:
     return documents
 
 
-def _refs_of(body: str) -> list[DocumentRef]:
-    """The documents an SQS message names; ``MalformedMessageError`` when it names none in a shape s3ocr reads."""
+def _payload_of(body: str) -> Any:
+    """A queue message's JSON; ``MalformedMessageError`` when it is not JSON."""
     try:
-        payload = json.loads(body)
+        return json.loads(body)
     except ValueError as e:
         raise MalformedMessageError(f"the message body is not JSON ({e})") from e
-    return refs_from_payload(payload)
 
 
 def _set_aside(record: SQSRecord, error: MalformedMessageError) -> dict[str, Any]:
@@ -183,8 +184,10 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
         _count("StaleEvents" if start is Start.STALE else "DuplicateEvents")
         logger.info("document skipped", extra={"why": start.value, "job": job.id})
         return {"key": printable(ref.key), "status": start.value}
+    planner = Planner(SETTINGS, LEDGER, _sqs(), SETTINGS.tasks_queue_url, job, owner) if SETTINGS.tasks_queue_url \
+        else None
     try:
-        answer = _read_document(ref, LatestOnlySink(SINK, LEDGER, job), final_attempt)
+        answer = _read_document(ref, LatestOnlySink(SINK, LEDGER, job), final_attempt, planner)
     except SupersededError as e:
         LEDGER.finish(job, owner, "superseded")
         _count("StaleEvents")
@@ -193,8 +196,48 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     except TransientError as e:
         LEDGER.release(job, owner, e.reason)
         raise
-    LEDGER.finish(job, owner, answer["status"], answer.get("reason", ""))
+    if answer["status"] != "fanned_out":  # a fanned-out job is finished by the task that assembles it
+        LEDGER.finish(job, owner, answer["status"], answer.get("reason", ""))
     return answer
+
+
+def range_task(task: RangeTask, final_attempt: bool) -> dict[str, Any]:
+    """One page-range task of a fanned-out document (``s3ocr.fanout``)."""
+    logger.set_correlation_id(printable(f"{task.source.bucket}/{task.source.key}"))
+    if LEDGER is None:
+        raise ConfigurationError("a page-range task arrived, and JOBS_TABLE is not set")
+    try:
+        answer = run_task(task, SETTINGS, S3, _sqs(), STORE, LEDGER, SINK, choose_engine, _time_left,
+                          uuid.uuid4().hex)
+    except PermanentError as e:  # the document cannot be read further: its record says why
+        _end_job(task, e)
+        return {"task": describe(task), "status": "failed", "reason": e.reason}
+    except TransientError as e:
+        logger.warning("page-range task failed, will be retried", extra={"reason": e.reason, "error": str(e),
+                                                                         "final_attempt": final_attempt})
+        if final_attempt:
+            _end_job(task, e)
+        raise
+    _count({"handed_on": "PageRangesHandedOn", "assembled": "DocumentsAssembled"}.get(answer["status"],
+                                                                                     "PageRangesDone"))
+    metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=answer["read"])
+    logger.info("page-range task done", extra=answer)
+    return answer
+
+
+def _end_job(task: RangeTask, error: S3OcrError) -> None:
+    """A fanned-out document that cannot be finished: one error record, the job done, its pages removed."""
+    assert LEDGER is not None
+    _count_failure(error.reason)
+    logger.warning("document failed in a page-range task", extra={"reason": error.reason, "error": str(error)})
+    SINK.write_failure(DocumentFailure(source=task.source, reason=error.reason, error_type=type(error).__name__,
+                                       message=f"{error} (page-range task: {describe(task)})"))
+    LEDGER.abandon(task.job_id, error.reason)
+    STORE.remove(task.job_id)
+
+
+def _time_left() -> float:
+    return DEADLINE - time.monotonic()
 
 
 def _lease_seconds() -> float:
@@ -202,9 +245,10 @@ def _lease_seconds() -> float:
     return max(0.0, DEADLINE - time.monotonic()) + 60
 
 
-def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool) -> dict[str, Any]:
+def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: Planner | None = None
+                   ) -> dict[str, Any]:
     try:
-        outcome: Outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, sink, OBSERVER, choose_engine)
+        outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, sink, OBSERVER, choose_engine, planner)
     except TransientError as e:
         _count_failure(e.reason)
         logger.warning("document failed, will be retried", extra={"reason": e.reason, "error": str(e),
@@ -212,6 +256,11 @@ def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool) -> dict[st
         if final_attempt:
             _record_exhausted(ref, e)
         raise
+    if isinstance(outcome, DocumentHandedOn):
+        _count("DocumentsFannedOut")
+        logger.info("document handed on to page-range tasks", extra={"pages": outcome.pages,
+                                                                    "ranges": outcome.ranges})
+        return {"key": printable(ref.key), "status": "fanned_out", "pages": outcome.pages, "ranges": outcome.ranges}
     metrics.add_metric(name="Documents", unit=MetricUnit.Count, value=1)
     if isinstance(outcome, DocumentFailure):
         _count_failure(outcome.reason)
@@ -227,9 +276,13 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     final_attempt = int(record.attributes.approximate_receive_count or 1) >= SETTINGS.max_receive_count
     try:
         try:
-            refs = _refs_of(record.body)
+            payload = _payload_of(record.body)
+            task = RangeTask.from_payload(payload)
+            refs = [] if task else refs_from_payload(payload)
         except MalformedMessageError as e:
             return [_set_aside(record, e)]
+        if task is not None:
+            return [range_task(task, final_attempt)]
         if not refs:
             logger.info("no created object in message (s3:TestEvent, a folder marker or other event)",
                         extra={"message_id": record.message_id})

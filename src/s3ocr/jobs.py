@@ -56,6 +56,18 @@ class Start(enum.Enum):
 
 
 @dataclass(frozen=True)
+class RangeTally:
+    done: int
+    total: int
+    status: str
+    facts: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total and self.status == "fanned_out"
+
+
+@dataclass(frozen=True)
 class Job:
     id: str
     ref: DocumentRef
@@ -124,9 +136,58 @@ class JobLedger:
         """The job is done (``status`` ok / partial / failed / superseded): its duplicates do nothing."""
         self._settle(job, owner, "done", {"outcome": _s(status), "reason": _s(reason)})
 
+    def abandon(self, job_id: str, reason: str) -> None:
+        """The job failed for good wherever it was (a range task's last delivery): done, whoever holds it."""
+        self._call("update_item", TableName=self.table, Key={"pk": _s(f"job#{job_id}")},
+                   UpdateExpression="SET #s = :done, outcome = :failed, reason = :reason, updated = :now",
+                   ExpressionAttributeNames={"#s": "status"},
+                   ExpressionAttributeValues={":done": _s("done"), ":failed": _s("failed"), ":reason": _s(reason),
+                                              ":now": _n(self.clock())})
+
     def release(self, job: Job, owner: str, reason: str) -> None:
         """A transient failure: the next delivery may claim the job at once."""
         self._settle(job, owner, "retry", {"reason": _s(reason)})
+
+    def fan_out(self, job: Job, owner: str, ranges: int, facts: dict[str, Any]) -> None:
+        """``job`` is read in ``ranges`` page-range tasks (``s3ocr.fanout``): it stays claimed (its duplicates do
+        nothing) until the range that completes it assembles it. ``facts``: what the assembly needs to know."""
+        self._call("update_item", TableName=self.table, Key={"pk": _s(f"job#{job.id}")},
+                   UpdateExpression="SET #s = :status, ranges_total = :ranges, facts = :facts, updated = :now",
+                   ConditionExpression="#o = :owner", ExpressionAttributeNames={"#s": "status", "#o": "owner"},
+                   ExpressionAttributeValues={":status": _s("fanned_out"), ":ranges": _n(ranges),
+                                              ":facts": _s(json.dumps(facts)), ":owner": _s(owner),
+                                              ":now": _n(self.clock())})
+
+    def range_done(self, job_id: str, range_id: int) -> RangeTally:
+        """Count range ``range_id`` done, once however often it is reported; the job's tally after it."""
+        try:
+            item = self._call("update_item", TableName=self.table, Key={"pk": _s(f"job#{job_id}")},
+                              UpdateExpression="ADD done_ranges :range",
+                              ConditionExpression="attribute_exists(pk) AND NOT contains(done_ranges, :id)",
+                              ExpressionAttributeValues={":range": {"NS": [str(range_id)]},
+                                                         ":id": {"N": str(range_id)}},
+                              ReturnValues="ALL_NEW")["Attributes"]
+        except _ConditionFailed:
+            item = self._get(f"job#{job_id}")
+        return RangeTally(done=len(item.get("done_ranges", {}).get("NS", [])),
+                          total=int(float(item.get("ranges_total", {}).get("N", "0"))),
+                          status=item.get("status", {}).get("S", ""),
+                          facts=json.loads(item.get("facts", {}).get("S", "{}")))
+
+    def claim_assembly(self, job_id: str, owner: str, lease_seconds: float) -> bool:
+        """Whether ``owner`` is the one to assemble the job: the first to ask, or the next after a lease ran out."""
+        now = self.clock()
+        try:
+            self._call("update_item", TableName=self.table, Key={"pk": _s(f"job#{job_id}")},
+                       UpdateExpression="SET #o = :owner, assembly_until = :until",
+                       ConditionExpression="#s = :fanned AND (attribute_not_exists(assembly_until) OR "
+                                           "assembly_until < :now)",
+                       ExpressionAttributeNames={"#s": "status", "#o": "owner"},
+                       ExpressionAttributeValues={":owner": _s(owner), ":until": _n(now + lease_seconds),
+                                                  ":fanned": _s("fanned_out"), ":now": _n(now)})
+        except _ConditionFailed:
+            return False
+        return True
 
     def _settle(self, job: Job, owner: str, status: str, extra: dict[str, Any]) -> None:
         values = {":status": _s(status), ":owner": _s(owner), ":now": _n(self.clock()), **{f":{k}": v for k, v in

@@ -141,6 +141,15 @@ class DocumentResult:
 
 
 @dataclass(frozen=True)
+class DocumentHandedOn:
+    """A document split into page-range tasks (``s3ocr.fanout``): its outputs come when its last range is read."""
+
+    source: DocumentRef
+    ranges: int
+    pages: int
+
+
+@dataclass(frozen=True)
 class DocumentFailure:
     """A document that could not be read: written as ``<key>.error.json`` instead of the text."""
 

@@ -14,11 +14,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from s3ocr.engines.base import Engine
 from s3ocr.errors import NoPageReadError, PermanentError
-from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult, EngineInfo, PageResult
+from s3ocr.models import (
+    DocumentFailure,
+    DocumentHandedOn,
+    DocumentRef,
+    DocumentResult,
+    EngineInfo,
+    PageResult,
+)
 from s3ocr.page import PageContext, read_page
 from s3ocr.pages import detect_media_type, open_pages
 from s3ocr.settings import Settings
@@ -27,6 +34,8 @@ from s3ocr.sources import fetch_s3_object
 
 T = TypeVar("T")
 Outcome = DocumentResult | DocumentFailure
+EngineChoice = Callable[[DocumentRef, Mapping[str, str]], Engine]
+Planner = Callable[[Path, DocumentRef, Engine], DocumentHandedOn | None]
 
 
 class Observer(Protocol):
@@ -136,6 +145,18 @@ def _failure(ref: DocumentRef, error: PermanentError, started: float) -> Documen
                            timings={"total": round(perf_counter() - started, 3)})
 
 
+@overload
+def process_s3_object(ref: DocumentRef, settings: Settings, engine: Engine, client: Any, sink: Sink | None,
+                      observer: Observer = ..., choose_engine: EngineChoice | None = ...,
+                      planner: None = ...) -> Outcome: ...
+
+
+@overload
+def process_s3_object(ref: DocumentRef, settings: Settings, engine: Engine, client: Any, sink: Sink | None,
+                      observer: Observer = ..., choose_engine: EngineChoice | None = ...,
+                      planner: Planner | None = ...) -> Outcome | DocumentHandedOn: ...
+
+
 def process_s3_object(
     ref: DocumentRef,
     settings: Settings,
@@ -143,12 +164,14 @@ def process_s3_object(
     client: Any,
     sink: Sink | None,
     observer: Observer = NULL_OBSERVER,
-    choose_engine: Callable[[DocumentRef, Mapping[str, str]], Engine] | None = None,
-) -> Outcome:
+    choose_engine: EngineChoice | None = None,
+    planner: Planner | None = None,
+) -> Outcome | DocumentHandedOn:
     """Fetch an S3 object, OCR it and write the outcome to ``sink`` when one is given; transient errors
     propagate for a retry.
 
-    ``choose_engine`` may pick another engine for this object from its key and metadata.
+    ``choose_engine`` may pick another engine for this object from its key and metadata; ``planner`` may hand a
+    long document on to page-range tasks instead (``s3ocr.fanout``): nothing is written then.
     """
     started = perf_counter()
     with document_work_dir(settings) as work_dir:
@@ -157,6 +180,8 @@ def process_s3_object(
                 path, ref, metadata = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
             if choose_engine is not None:
                 engine = choose_engine(ref, metadata)
+            if planner is not None and (handed := planner(path, ref, engine)) is not None:
+                return handed
             fetched = perf_counter()
             outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))

@@ -64,7 +64,7 @@ class Settings:
     fallback_engines: tuple[str, ...] = ()  # tried in order when an engine is out of quota or unavailable
     engine_routes: tuple[tuple[str, str], ...] = ()  # (key prefix, engine name)
     dpi: int = 300
-    max_pages: int = 500
+    max_pages: int = 5000  # a safety cap: long documents are read in page ranges (s3ocr.fanout), not cut
     max_bytes: int = 200 * 1024 * 1024
     max_page_pixels: int = 50_000_000  # ~A2 at 300 DPI; bigger pages are rendered at a lower DPI
     page_timeout: float = 180.0
@@ -79,6 +79,11 @@ class Settings:
     input_suffixes: tuple[str, ...] = ()
     dead_letter_queue_url: str = ""  # where a malformed message goes at once; else the queue's redrive takes it
     jobs_table: str = ""  # DynamoDB table of document jobs (``s3ocr.jobs``): duplicates and stale events do nothing
+    # Fan-out (``s3ocr.fanout``): a document of more pages than ``range_pages`` is read in ranges of that many by the
+    # tasks on ``tasks_queue_url``, their pages kept under ``work_prefix`` in the output bucket until assembled.
+    tasks_queue_url: str = ""
+    range_pages: int = 16
+    work_prefix: str = "work/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -106,6 +111,9 @@ class Settings:
             input_suffixes=tuple(s.strip() for s in env.get("INPUT_SUFFIXES", "").split(",") if s.strip()),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip(),
             jobs_table=env.get("JOBS_TABLE", "").strip(),
+            tasks_queue_url=env.get("TASKS_QUEUE_URL", "").strip(),
+            range_pages=_int(env, "RANGE_PAGES", cls.range_pages, minimum=1),
+            work_prefix=env.get("WORK_PREFIX", "").strip() or cls.work_prefix,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **overrides) if overrides else settings

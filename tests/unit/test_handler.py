@@ -259,3 +259,35 @@ def test_a_transient_failure_leaves_the_job_to_the_next_delivery(jobs, monkeypat
     assert jobs.handler(_sqs_event(2, _sequenced("docs/a+b.png", "0055AED6DCD90281E5")),
                         FakeContext()) == {"batchItemFailures": []}
     assert len(engine.seen) == 1 and "docs/a b.png.txt" in _keys(jobs)
+
+
+def _without_timings(document: dict) -> dict:
+    return {**{k: v for k, v in document.items() if k not in ("timings", "source")},
+            "pages": [{k: v for k, v in page.items() if k != "timings"} for page in document["pages"]]}
+
+
+def test_a_long_document_is_read_in_ranges_and_assembled_as_one_invocation_writes_it(jobs, monkeypatch, tmp_path):
+    from s3ocr.bench.samples import text_pdf
+
+    # GIVEN a 5-page PDF, read once by one invocation
+    body = text_pdf(tmp_path / "long.pdf", [[f"Page {n} of the long document"] for n in range(1, 6)]).read_bytes()
+    for key in ("docs/one.pdf", "docs/long.pdf"):
+        jobs.S3.put_object(Bucket="in-bucket", Key=key, Body=body)
+    jobs.handler(_sqs_event(1, _notification("docs/one.pdf")), FakeContext())
+    # WHEN the function may hand documents of more than 2 pages on to page-range tasks
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="tasks")["QueueUrl"]
+    monkeypatch.setattr(jobs, "SETTINGS", replace(jobs.SETTINGS, tasks_queue_url=url, range_pages=2))
+    first = jobs.handler(_sqs_event(1, _notification("docs/long.pdf")), FakeContext())
+    delivered = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages", []):
+        assert jobs.handler(_raw_sqs_event(messages[0]["Body"]), FakeContext()) == {"batchItemFailures": []}
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        delivered += 1
+    # THEN three tasks read it, and the outputs are those of the single invocation; the work prefix is gone
+    assert first == {"batchItemFailures": []} and delivered == 3
+    read = {key: jobs.S3.get_object(Bucket="out-bucket", Key=key)["Body"].read() for key in _keys(jobs)}
+    assert read["docs/long.pdf.txt"] == read["docs/one.pdf.txt"]
+    assert _without_timings(json.loads(read["docs/long.pdf.json"])) == _without_timings(
+        json.loads(read["docs/one.pdf.json"]))
+    assert not [key for key in _keys(jobs) if key.startswith("work/")]

@@ -8,6 +8,7 @@ stale text, so the outputs always describe the latest attempt.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Protocol
 
 from s3ocr.models import DocumentFailure, DocumentResult
@@ -48,6 +49,18 @@ class StoreSink(ABC):
     @abstractmethod
     def _delete(self, name: str) -> None:
         """Remove ``name`` if it is there."""
+
+    def _put_file(self, name: str, path: Path, content_type: str) -> str:
+        """Store the file at ``path`` as ``name``; a store that can stream a file overrides this."""
+        return self._put(name, path.read_bytes(), content_type)
+
+    def write_files(self, source_key: str, text: Path, document: Path) -> list[str]:
+        """``write_result`` for a result already written as files (``.txt`` and ``.json``: ``s3ocr.fanout``)."""
+        key = self.stem(source_key)
+        written = [self._put_file(key + TEXT_SUFFIX, text, TEXT_TYPE),
+                   self._put_file(key + JSON_SUFFIX, document, JSON_TYPE)]
+        self._delete(key + ERROR_SUFFIX)
+        return written
 
     def stem(self, key: str) -> str:
         """The name a source key's outputs share, before their suffixes; a store with a length limit cuts it."""

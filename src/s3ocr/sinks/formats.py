@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import IO, Any
 
 from s3ocr import __version__
 from s3ocr.models import SCHEMA_VERSION, DocumentFailure, DocumentResult, Line, PageResult
@@ -28,7 +29,7 @@ def _line(line: Line) -> dict[str, Any]:
     }
 
 
-def _page(page: PageResult) -> dict[str, Any]:
+def page_document(page: PageResult) -> dict[str, Any]:
     return {
         "number": page.number,
         "status": page.status,
@@ -46,22 +47,41 @@ def _page(page: PageResult) -> dict[str, Any]:
     }
 
 
-def result_document(result: DocumentResult) -> dict[str, Any]:
+def document_head(result: DocumentResult, pages_processed: int | None = None, status: str | None = None
+                  ) -> dict[str, Any]:
+    """The ``.json`` without its pages; ``pages_processed`` and ``status`` for a document whose pages are not in
+    ``result`` (assembled from page ranges: ``s3ocr.fanout``)."""
+    processed = len(result.pages) if pages_processed is None else pages_processed
     return {
         "schema_version": SCHEMA_VERSION,
         "producer": f"s3ocr {__version__}",
-        "status": result.status,
+        "status": status or result.status,
         "source": result.source.to_dict(),
         "media_type": result.media_type,
         "engine": asdict(result.engine),
         "languages": result.languages,
         "page_count": result.page_count,
-        "pages_processed": len(result.pages),
-        "truncated": result.truncated,
+        "pages_processed": processed,
+        "truncated": result.page_count > processed,
         "flags": list(result.flags),
         "timings": result.timings,
-        "pages": [_page(page) for page in result.pages],
     }
+
+
+def result_document(result: DocumentResult) -> dict[str, Any]:
+    return {**document_head(result), "pages": [page_document(page) for page in result.pages]}
+
+
+def write_json_streamed(head: dict[str, Any], pages: Iterable[dict[str, Any]], out: IO[bytes]) -> None:
+    """Exactly ``to_json_bytes({**head, "pages": [...]})``, written one page at a time (bounded memory)."""
+    opening = to_json_bytes({**head, "pages": None})
+    out.write(opening[: -len(b"null\n}")])
+    first = True
+    for page in pages:
+        out.write(b"[\n" if first else b",\n")
+        out.write(b"\n".join(b"  " + line for line in to_json_bytes(page).split(b"\n")))  # strings hold no newline
+        first = False
+    out.write(b"[]\n}" if first else b"\n ]\n}")
 
 
 def failure_document(failure: DocumentFailure) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from s3ocr import keys
@@ -33,6 +34,12 @@ class S3Sink(StoreSink):
         key = self.prefix + name
         with s3_errors(f"writing s3://{self.bucket}/{keys.printable(key)}"):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        return key
+
+    def _put_file(self, name: str, path: Path, content_type: str) -> str:
+        key = self.prefix + name
+        with s3_errors(f"writing s3://{self.bucket}/{keys.printable(key)}"):  # in parts when it is large
+            self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
         return key
 
     def _delete(self, name: str) -> None:
