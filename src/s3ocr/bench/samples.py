@@ -85,6 +85,24 @@ def long_scan(out: Path, pages: int, text_image: Path) -> Path:
     return path
 
 
+def numbered_scan(path: Path, pages: int, dpi: int = 150) -> Path:
+    """A scanned PDF of ``pages`` A5 pages (JPEG, ``dpi``), page n saying "Page n" and a line of its own, so that a
+    page missing, doubled or out of order shows in the text."""
+    from PIL import ImageDraw
+
+    width, height = round(5.83 * dpi), round(8.27 * dpi)
+    font = _font_at_1000("F1").font_variant(size=round(dpi / 5))
+    images = []
+    for number in range(1, pages + 1):
+        image = Image.new("L", (width, height), 255)
+        draw = ImageDraw.Draw(image)
+        draw.text((dpi // 2, dpi), f"Page {number}", fill=0, font=font)
+        draw.text((dpi // 2, dpi + dpi // 2), f"The fox jumps over dog {number * 7}.", fill=0, font=font)
+        images.append(image)
+    images[0].save(path, "PDF", resolution=dpi, save_all=True, append_images=images[1:], quality=85)
+    return path
+
+
 def write_pdf(path: Path, objects: list[bytes], trailer: bytes = b"") -> Path:
     """A PDF of ``objects`` (object 1 is the catalog), numbered from 1 in order, with its cross-reference table;
     ``trailer`` goes into the trailer dictionary (``/Encrypt``, ``/ID``)."""
