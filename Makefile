@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy bench clean
+.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy bench bench-fanout clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -64,6 +64,10 @@ OCRMYPDF_VERSION := 17.13.0
 $(BENCH_VENV)/bin/ocrmypdf:
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q ocrmypdf==$(OCRMYPDF_VERSION)
+
+# What splitting and assembling a 1,000-page document costs on the local stack (s3ocr.fanout).
+bench-fanout: deps
+	$(PY) -m s3ocr.bench.fanout --pages 1000 $(BENCH_ARGS)
 
 bench: deps $(BENCH_VENV)/bin/ocrmypdf
 	$(PY) -m s3ocr.bench.speed --ocrmypdf $(BENCH_VENV)/bin/ocrmypdf $(BENCH_ARGS)

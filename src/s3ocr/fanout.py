@@ -24,7 +24,7 @@ from s3ocr.keys import printable
 from s3ocr.models import DocumentHandedOn, DocumentRef, DocumentResult, EngineInfo, PageResult
 from s3ocr.settings import Settings
 from s3ocr.sinks import StoreSink
-from s3ocr.sinks.formats import document_head, page_document, write_json_streamed
+from s3ocr.sinks.formats import document_head, page_chunk, page_document, write_json_streamed
 from s3ocr.sources import s3_errors
 
 TASK_KIND = "s3ocr.page-range"
@@ -91,7 +91,9 @@ class PageStore:
         return f"{self._folder(job_id)}{number:06d}.json"
 
     def put(self, job_id: str, page: PageResult) -> None:
-        body = json.dumps(page_document(page), ensure_ascii=False).encode()
+        # Kept as the assembled .json lays it out (``page_chunk``): the tasks format their pages, in parallel, and
+        # the assembly only copies them.
+        body = page_chunk(page_document(page))
         with s3_errors(f"writing page {page.number} of job {job_id}"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(job_id, page.number), Body=body)
 
@@ -104,12 +106,17 @@ class PageStore:
                 numbers |= {int(item["Key"].rsplit("/", 1)[1].split(".")[0]) for item in listing.get("Contents", [])}
         return numbers
 
-    def pages(self, job_id: str, count: int) -> Iterator[dict[str, Any]]:
-        """Pages 1..``count`` in order, one at a time; a page missing is an error (never a silent gap)."""
-        for number in range(1, count + 1):
+    def pages(self, job_id: str, count: int, workers: int = 16) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Pages 1..``count`` in order, each as its page object and its ``page_chunk``, ``workers`` fetched at a
+        time; a page missing is an error (never a silent gap)."""
+        from s3ocr.pipeline import ordered_concurrent_map
+
+        def fetch(number: int) -> tuple[dict[str, Any], bytes]:
             with s3_errors(f"reading page {number} of job {job_id}"):
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(job_id, number))["Body"].read()
-            yield json.loads(body)
+            return dict(json.loads(body)), bytes(body)
+
+        yield from ordered_concurrent_map(fetch, range(1, count + 1), workers)
 
     def remove(self, job_id: str) -> None:
         with s3_errors(f"removing the pages of job {job_id}"):
@@ -167,15 +174,21 @@ def assemble(job_id: str, facts: dict[str, Any], store: PageStore, sink: StoreSi
                              page_count=int(facts["page_count"]), timings=timings, flags=tuple(facts["flags"]))
     text_path, pages_path, json_path = work_dir / "text", work_dir / "pages", work_dir / "document.json"
     status = "partial" if head_of.page_count > count else "ok"
+    sizes = []
     with text_path.open("wb") as text, pages_path.open("wb") as pages:
-        for number, page in enumerate(store.pages(job_id, count), 1):
+        for number, (page, chunk) in enumerate(store.pages(job_id, count), 1):
             text.write((b"\f" if number > 1 else b"") + page["text"].encode())
-            pages.write(json.dumps(page, ensure_ascii=False).encode() + b"\n")
+            sizes.append(pages.write(chunk))
             if page["status"] in ("failed", "no_text_found"):
                 status = "partial"
-    with json_path.open("wb") as out, pages_path.open("rb") as lines:
-        write_json_streamed(document_head(head_of, pages_processed=count, status=status),
-                            (json.loads(line) for line in lines), out)
+
+    def chunks() -> Iterator[bytes]:
+        with pages_path.open("rb") as kept:
+            for size in sizes:
+                yield kept.read(size)
+
+    with json_path.open("wb") as out:
+        write_json_streamed(document_head(head_of, pages_processed=count, status=status), chunks(), out)
     sink.write_files(head_of.source.key, text_path, json_path)
     return status
 

@@ -72,14 +72,20 @@ def result_document(result: DocumentResult) -> dict[str, Any]:
     return {**document_head(result), "pages": [page_document(page) for page in result.pages]}
 
 
-def write_json_streamed(head: dict[str, Any], pages: Iterable[dict[str, Any]], out: IO[bytes]) -> None:
-    """Exactly ``to_json_bytes({**head, "pages": [...]})``, written one page at a time (bounded memory)."""
+def page_chunk(page: dict[str, Any]) -> bytes:
+    """A page object as ``to_json_bytes`` lays it out inside a document's ``pages`` (JSON strings hold no newline)."""
+    return b"\n".join(b"  " + line for line in to_json_bytes(page).split(b"\n"))
+
+
+def write_json_streamed(head: dict[str, Any], chunks: Iterable[bytes], out: IO[bytes]) -> None:
+    """Exactly ``to_json_bytes({**head, "pages": [...]})``, written a page at a time from the pages' ``page_chunk``
+    (bounded memory)."""
     opening = to_json_bytes({**head, "pages": None})
     out.write(opening[: -len(b"null\n}")])
     first = True
-    for page in pages:
+    for chunk in chunks:
         out.write(b"[\n" if first else b",\n")
-        out.write(b"\n".join(b"  " + line for line in to_json_bytes(page).split(b"\n")))  # strings hold no newline
+        out.write(chunk)
         first = False
     out.write(b"[]\n}" if first else b"\n ]\n}")
 
