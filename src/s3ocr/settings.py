@@ -65,7 +65,7 @@ class Settings:
     engine_routes: tuple[tuple[str, str], ...] = ()  # (key prefix, engine name)
     dpi: int = 300
     max_pages: int = 5000  # a safety cap: long documents are read in page ranges (s3ocr.fanout), not cut
-    max_bytes: int = 200 * 1024 * 1024
+    max_bytes: int = 1024 * 1024 * 1024  # a 1,000-page scan is ~300 MB; each page-range task fetches it whole
     max_page_pixels: int = 50_000_000  # ~A2 at 300 DPI; bigger pages are rendered at a lower DPI
     page_timeout: float = 180.0
     preprocess: str = "auto"

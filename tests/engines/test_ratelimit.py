@@ -64,6 +64,7 @@ def test_a_bad_qps_setting_is_a_configuration_error(value):
 def test_each_instance_gets_an_equal_share():
     assert instance_share(10.0, "5") == 2.0
     assert instance_share(10.0, "") == 10.0
+    assert instance_share(11.0, "10,1") == 1.0  # the event queue's instances and the page-range tasks' share it
     with pytest.raises(ConfigurationError, match="OCR_ENGINE_INSTANCES"):
         instance_share(10.0, "many")
 

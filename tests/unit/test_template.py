@@ -75,7 +75,8 @@ def test_qps_values_the_template_accepts_are_ones_the_function_reads(value):
 
 def test_each_instance_is_told_how_many_share_the_budget():
     assert variables(TEMPLATE)["OCR_ENGINE_QPS"] == {"Ref": "OcrEngineQps"}
-    assert variables(TEMPLATE)["OCR_ENGINE_INSTANCES"] == {"Ref": "MaximumConcurrency"}
+    assert variables(TEMPLATE)["OCR_ENGINE_INSTANCES"] == {"Fn::Join": [",", [{"Ref": "MaximumConcurrency"},
+                                                                              {"Ref": "TasksMaximumConcurrency"}]]}
 
 
 def test_the_jobs_table_is_the_one_the_function_is_told_of_and_expires_what_jobs_keep():

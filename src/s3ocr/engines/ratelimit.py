@@ -88,11 +88,13 @@ def parse_qps(value: str) -> dict[str, float]:
 
 
 def instance_share(rate: float, instances: str) -> float:
-    """This instance's share of a function-wide ``rate`` when ``instances`` instances may run at once."""
+    """This instance's share of a function-wide ``rate`` when ``instances`` instances may run at once: a whole
+    number, or several added up (``10,100``: the event queue's instances and the page-range tasks', which share
+    the one budget)."""
     try:
-        count = int(instances or "1")
+        count = sum(int(part) for part in (instances or "1").split(","))
     except ValueError as e:
-        raise ConfigurationError(f"{INSTANCES_ENV}: {instances!r} is not a whole number") from e
+        raise ConfigurationError(f"{INSTANCES_ENV}: {instances!r} is not a whole number or a list of them") from e
     return rate / max(1, count)
 
 
