@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie demo test test-unit test-integration lint bench-accuracy bench bench-fanout clean
+.PHONY: help deps runtime venv rie demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -40,6 +40,10 @@ $(RIE): | venv
 
 demo: deps
 	$(PY) -m s3ocr.devstack.demo
+
+# A 40-page scan read in page ranges by three function instances (s3ocr.fanout).
+demo-fanout: deps
+	$(PY) -m s3ocr.devstack.demo --fanout
 
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -91,7 +91,7 @@ def numbered_scan(path: Path, pages: int, dpi: int = 150) -> Path:
     from PIL import ImageDraw
 
     width, height = round(5.83 * dpi), round(8.27 * dpi)
-    font = _font_at_1000("F1").font_variant(size=round(dpi / 5))
+    font = _font_at_1000("F1").font_variant(size=round(dpi / 4))
     images = []
     for number in range(1, pages + 1):
         image = Image.new("L", (width, height), 255)
