@@ -50,6 +50,12 @@ local_env = {
     "AWS_ENDPOINT_URL": os.environ["S3_ENDPOINT"],
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "S3OcrLocal",
+    # The template's references to its table and queues mean nothing to `sam local invoke`: the invocation reads
+    # its document alone, as a function without a jobs table does.
+    "JOBS_TABLE": "",
+    "TASKS_QUEUE_URL": "",
+    "DEAD_LETTER_QUEUE_URL": "",
+    "INPUT_BUCKET": "",
 }
 for name in ("OCR_LANGUAGES", "OCR_ENGINE", "PDF_DPI", "MAX_PAGES", "OCR_PREPROCESS", "POWERTOOLS_LOG_LEVEL"):
     if os.environ.get(name):

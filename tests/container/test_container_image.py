@@ -55,7 +55,7 @@ def test_handler_and_engines_import_as_non_root_on_a_read_only_filesystem(image:
         "from aip import AipOcr\n"
         "import cv2, numpy, pytesseract, pdf2image, awslambdaric\n"
         "import boto3\n"
-        "for service in ('s3', 'sqs', 'secretsmanager', 'ssm', 'textract', 'sts'):\n"
+        "for service in ('s3', 'sqs', 'dynamodb', 'secretsmanager', 'ssm', 'textract', 'sts'):\n"
         "    boto3.client(service, region_name='us-east-1')\n"
         "import app\n"
         "assert callable(app.handler)\n"
