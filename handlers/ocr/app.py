@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from s3ocr.engines import Engine
-from s3ocr.errors import ConfigurationError, MalformedMessageError, PermanentError, S3OcrError, TransientError
+from s3ocr.errors import (
+    ConfigurationError,
+    MalformedMessageError,
+    PermanentError,
+    S3OcrError,
+    TimeBudgetExceededError,
+    TransientError,
+)
 from s3ocr.fanout import PageStore, Planner, RangeTask, describe, run_task
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for
 from s3ocr.keys import printable
@@ -61,6 +69,7 @@ SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
 LEDGER = JobLedger(boto3.client("dynamodb"), SETTINGS.jobs_table) if SETTINGS.jobs_table else None
 STORE = PageStore(S3, SETTINGS.output_bucket, SETTINGS.work_prefix)
 DEADLINE = time.monotonic() + 900.0  # when this invocation ends: set from the context by each invocation
+LAST_WORDS_SECONDS = 20.0  # on a last delivery, the error record is written this long before the time runs out
 # A batch whose every record failed still answers with batchItemFailures instead of a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 metrics.set_default_dimensions(engine=ENGINE.name)
@@ -245,8 +254,42 @@ def _lease_seconds() -> float:
     return max(0.0, DEADLINE - time.monotonic()) + 60
 
 
+class LastWords:
+    """On a message's last delivery, the document's error record is written ``LAST_WORDS_SECONDS`` before the
+    invocation would be killed for its time, unless its outcome was written first: a document never ends with
+    nothing. An outcome written after it replaces it (a reading removes a stale ``.error.json``)."""
+
+    def __init__(self, sink: Sink, ref: DocumentRef, seconds: float) -> None:
+        self.sink, self.ref = sink, ref
+        self.lock = threading.Lock()
+        self.settled = False
+        self.timer = threading.Timer(max(0.0, seconds), self._speak)
+        self.timer.daemon = True
+
+    def _speak(self) -> None:
+        with self.lock:
+            if not self.settled:
+                _count("LastWords")
+                _record_exhausted(self.ref, TimeBudgetExceededError(
+                    f"the invocation was about to run out of time reading {printable(self.ref.uri)}"))
+
+    def write_result(self, result: Any) -> list[str]:
+        with self.lock:
+            self.settled = True
+            return self.sink.write_result(result)
+
+    def write_failure(self, failure: DocumentFailure) -> list[str]:
+        with self.lock:
+            self.settled = True
+            return self.sink.write_failure(failure)
+
+
 def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: Planner | None = None
                    ) -> dict[str, Any]:
+    last_words = LastWords(sink, ref, _time_left() - LAST_WORDS_SECONDS) if final_attempt else None
+    if last_words is not None:
+        sink = last_words
+        last_words.timer.start()
     try:
         outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, sink, OBSERVER, choose_engine, planner)
     except TransientError as e:
@@ -256,6 +299,9 @@ def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: P
         if final_attempt:
             _record_exhausted(ref, e)
         raise
+    finally:
+        if last_words is not None:
+            last_words.timer.cancel()
     if isinstance(outcome, DocumentHandedOn):
         _count("DocumentsFannedOut")
         logger.info("document handed on to page-range tasks", extra={"pages": outcome.pages,

@@ -291,3 +291,51 @@ def test_a_long_document_is_read_in_ranges_and_assembled_as_one_invocation_write
     assert _without_timings(json.loads(read["docs/long.pdf.json"])) == _without_timings(
         json.loads(read["docs/one.pdf.json"]))
     assert not [key for key in _keys(jobs) if key.startswith("work/")]
+
+
+@dataclass
+class ShortContext(FakeContext):
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class WaitsForTheErrorRecord(FakeEngine):
+    """Reads its page only once the document's .error.json is in the output bucket (or after ``patience`` s)."""
+
+    def __init__(self, s3, patience: float = 10.0) -> None:
+        super().__init__()
+        self.s3, self.patience, self.saw_record = s3, patience, False
+
+    def recognize(self, page, languages, timeout):
+        import time
+
+        for _ in range(int(self.patience * 10)):
+            keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket="out-bucket").get("Contents", [])]
+            if "docs/a b.png.error.json" in keys:
+                self.saw_record = True
+                break
+            time.sleep(0.1)
+        return super().recognize(page, languages, timeout)
+
+
+def test_on_the_last_delivery_the_error_record_comes_before_the_time_runs_out_and_a_late_reading_replaces_it(
+        app, monkeypatch):
+    # GIVEN the last delivery, 1 s more than the last words need, and a page that takes longer than that
+    engine = WaitsForTheErrorRecord(app.S3)
+    monkeypatch.setattr(app, "ENGINE", engine)
+    context = ShortContext(remaining_ms=int((app.LAST_WORDS_SECONDS + 1) * 1000))
+    # WHEN the document is read
+    assert app.handler(_sqs_event(3, _notification("docs/a+b.png")), context) == {"batchItemFailures": []}
+    # THEN the error record was there while the page was still being read, and the reading replaced it
+    assert engine.saw_record
+    assert _keys(app) == ["docs/a b.png.json", "docs/a b.png.txt"]
+
+
+def test_before_the_last_delivery_there_are_no_last_words(app, monkeypatch):
+    engine = WaitsForTheErrorRecord(app.S3, patience=2.0)
+    monkeypatch.setattr(app, "ENGINE", engine)
+    monkeypatch.setattr(app, "LAST_WORDS_SECONDS", 899.5)
+    assert app.handler(_sqs_event(1, _notification("docs/a+b.png")), FakeContext()) == {"batchItemFailures": []}
+    assert not engine.saw_record
