@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s3ocr.reliability import fuzz
+from s3ocr.reliability import fuzz, mutations
 
 FAST_CASES = 60  # the first cases of the full run (seed 1): every seed unmutated, then 44 mutations
 
@@ -24,23 +24,24 @@ def fast_run() -> fuzz.FuzzSummary:
 # --- mutators and cases -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(fuzz.MUTATORS))
+@pytest.mark.parametrize("name", sorted(mutations.MUTATORS))
 def test_a_mutator_is_a_function_of_its_seed(name: str) -> None:
     # GIVEN every seed document
     for data in fuzz.seed_documents().values():
         # WHEN a mutator runs twice from the same seed, and once from another
-        first = fuzz.MUTATORS[name](random.Random(7), data)
-        again = fuzz.MUTATORS[name](random.Random(7), data)
+        first = mutations.MUTATORS[name](random.Random(7), data)
+        again = mutations.MUTATORS[name](random.Random(7), data)
         # THEN the same seed gives the same bytes and the same description
         assert first == again
-    outputs = {fuzz.MUTATORS[name](random.Random(seed), fuzz.seed_documents()["text.png"])[0] for seed in range(20)}
+    seed_png = fuzz.seed_documents()["text.png"]
+    outputs = {mutations.MUTATORS[name](random.Random(seed), seed_png)[0] for seed in range(20)}
     assert len(outputs) > 1, "a mutator that ignores its seed"
 
 
 def test_truncation_really_truncates() -> None:
     for data in fuzz.seed_documents().values():
         for seed in range(10):
-            cut, what = fuzz.truncate(random.Random(seed), data)
+            cut, what = mutations.truncate(random.Random(seed), data)
             assert 0 < len(cut) < len(data)
             assert data.startswith(cut)
             assert what == f"truncate {len(cut)}/{len(data)}"
@@ -51,7 +52,7 @@ def test_a_png_header_change_keeps_its_crc_right() -> None:
     # the decoder instead of stopping at the checksum
     png = fuzz.seed_documents()["text.png"]
     for seed in range(20):
-        changed, what = fuzz.change_number(random.Random(seed), png)
+        changed, what = mutations.change_number(random.Random(seed), png)
         assert what.startswith("change_number ")
         assert changed[29:33] == zlib.crc32(changed[12:29]).to_bytes(4, "big")
 
@@ -59,7 +60,7 @@ def test_a_png_header_change_keeps_its_crc_right() -> None:
 def test_pdf_number_changes_hit_the_dictionary_values() -> None:
     # GIVEN a scanned PDF: WHEN its numbers are changed from 300 seeds
     pdf = fuzz.seed_documents()["scan.pdf"]
-    changed = [fuzz.change_number(random.Random(seed), pdf) for seed in range(300)]
+    changed = [mutations.change_number(random.Random(seed), pdf) for seed in range(300)]
     # THEN each is described, the image's declared size is among the targets, and so is each number of the MediaBox
     assert all(what.startswith("change_number pdf ") for _, what in changed)
     assert any(b"/Width 400 " not in data for data, _ in changed)
