@@ -92,6 +92,12 @@ class UnsafeKeyError(PermanentError):
     reason = "unsafe_key"
 
 
+class KeyTooLongError(PermanentError):
+    """S3 refused an output key as longer than its 1,024 bytes (the output prefix leaves no room)."""
+
+    reason = "key_too_long"
+
+
 class MalformedMessageError(PermanentError):
     """A queue message or event that is none of the shapes s3ocr reads (not JSON, not an S3 notification)."""
 

@@ -14,6 +14,7 @@ from s3ocr.errors import (
     AccessDeniedError,
     DocumentTooLargeError,
     EmptyFileError,
+    KeyTooLongError,
     ObjectNotFoundError,
     S3OcrError,
     StorageUnavailableError,
@@ -42,6 +43,8 @@ def classify_s3_error(error: Exception, what: str) -> S3OcrError:
             return ObjectNotFoundError(f"{what}: not found ({code or status})")
         if code in _DENIED or status == 403:
             return AccessDeniedError(f"{what}: access denied ({code or status})")
+        if code == "KeyTooLongError":
+            return KeyTooLongError(f"{what}: the key is longer than S3's 1,024 bytes")
         return StorageUnavailableError(f"{what}: S3 error {code or status}")
     return StorageUnavailableError(f"{what}: {type(error).__name__}")
 

@@ -241,3 +241,24 @@ def test_a_pdf_page_is_rendered_as_a_viewer_shows_it_its_crop_box(tmp_path):
     ])
     page = PdfPages(path, dpi=72, max_page_pixels=50_000_000, use_text_layer=False).render(1, tmp_path)
     assert (page.width, page.height) == (200, 300)
+
+
+def test_s3_refusing_a_key_as_too_long_is_permanent_not_a_retry():
+    import botocore.exceptions
+
+    from s3ocr.errors import KeyTooLongError
+    from s3ocr.sources import classify_s3_error
+
+    refusal = botocore.exceptions.ClientError(
+        {"Error": {"Code": "KeyTooLongError", "Message": "Your key is too long"},
+         "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutObject")
+    error = classify_s3_error(refusal, "writing s3://out/x")
+    assert isinstance(error, KeyTooLongError) and error.reason == "key_too_long"
+
+
+def test_an_output_prefix_that_leaves_no_room_for_keys_is_a_configuration_error():
+    from s3ocr.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="OUTPUT_PREFIX"):
+        S3Sink(client=None, bucket="out", prefix="p" * 600)
+    S3Sink(client=None, bucket="out", prefix="p" * 500)
