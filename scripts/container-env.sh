@@ -34,7 +34,10 @@ SAM_CLI_VERSION="${SAM_CLI_VERSION:-1.170.0}"
 BASE_IMAGE="${S3OCR_BASE_IMAGE:-debian:bookworm-slim}"
 DEBIAN_SUITE=bookworm
 DEBIAN_SOURCES=/etc/apt/sources.list.d/debian.sources
-ENGINE_TIMEOUT="${S3OCR_ENGINE_TIMEOUT:-60}"
+# A data root that holds several built images takes dockerd a while to load on a busy machine (seen here: more
+# than 60 s while other tests ran); when the first start times out, the retry falls back to vfs, which cannot see
+# the images overlay2 stored.
+ENGINE_TIMEOUT="${S3OCR_ENGINE_TIMEOUT:-180}"
 BRIDGE_IF=docker0
 
 log() { printf 'container-env: %s\n' "$*" >&2; }
