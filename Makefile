@@ -71,7 +71,7 @@ $(BENCH_VENV)/bin/ocrmypdf:
 
 # What splitting and assembling a 1,000-page document costs on the local stack (s3ocr.fanout).
 bench-fanout: deps
-	$(PY) -m s3ocr.bench.fanout --pages 1000 $(BENCH_ARGS)
+	$(PY) -m s3ocr.bench.fanout --pages 1000 --compare-split $(BENCH_ARGS)
 
 bench: deps $(BENCH_VENV)/bin/ocrmypdf
 	$(PY) -m s3ocr.bench.speed --ocrmypdf $(BENCH_VENV)/bin/ocrmypdf $(BENCH_ARGS)

@@ -6,6 +6,9 @@ DynamoDB in the moto server, over HTTP), beside the reading itself.
   time and uploaded, the work prefix removed.
 
 Page results are synthetic but of a real page's size (30 lines of 8 words, each with its box and confidence).
+
+``--compare-split`` also weighs the other way to give tasks their pages: the planner splitting the source once
+into one PDF per range (Poppler's ``pdfseparate`` + ``pdfunite``) against each task fetching the whole source.
 """
 
 from __future__ import annotations
@@ -86,17 +89,56 @@ def measure(pages: int, range_pages: int, folder: Path) -> dict[str, float]:
                 "peak_rss_growth_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, 1)}
 
 
+def compare_split(pages: int, range_pages: int, folder: Path) -> dict[str, float]:
+    """Splitting a 300 dpi scan once into range PDFs, against fetching it whole (over loopback: a lower bound)."""
+    import subprocess
+
+    from s3ocr.fanout import page_ranges
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scan = numbered_scan(folder / "scan-300.pdf", pages, dpi=300)
+    started = time.perf_counter()
+    written = 0
+    for number, (first, last) in enumerate(page_ranges(pages, range_pages)):
+        parts = folder / f"range-{number}"
+        parts.mkdir()
+        subprocess.run(["pdfseparate", "-f", str(first), "-l", str(last), str(scan), str(parts / "p-%d.pdf")],
+                       check=True)
+        out = folder / f"range-{number}.pdf"
+        subprocess.run(["pdfunite", *(str(parts / f"p-{n}.pdf") for n in range(first, last + 1)), str(out)],
+                       check=True)
+        written += out.stat().st_size
+    split = time.perf_counter() - started
+    with MotoServer() as server:
+        s3 = server.client("s3")
+        s3.create_bucket(Bucket="bench-split")
+        s3.upload_file(str(scan), "bench-split", "scan.pdf")
+        target = folder / "fetched"
+        target.mkdir()
+        started = time.perf_counter()
+        fetch_s3_object(s3, DocumentRef("bench-split", "scan.pdf"), target, 2**31)
+        fetch = time.perf_counter() - started
+    return {"source_mb": round(scan.stat().st_size / 1e6, 1), "split_s": round(split, 1),
+            "split_mb": round(written / 1e6, 1), "fetch_s": round(fetch, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--range-pages", type=int, default=Settings.range_pages)
+    parser.add_argument("--compare-split", action="store_true", help="also time splitting the source once")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="s3ocr-bench-fanout-") as folder:
         figures = measure(args.pages, args.range_pages, Path(folder))
+        split = compare_split(args.pages, args.range_pages, Path(folder) / "split") if args.compare_split else None
     total = figures["planner_s"] + figures["assembly_s"]
     print(f"fan-out on the local stack, {figures['pages']} pages in {figures['ranges']} ranges: planner "
           f"{figures['planner_s']} s, assembly {figures['assembly_s']} s (JSON {figures['json_mb']} MB, peak RSS "
           f"+{figures['peak_rss_growth_mb']} MB), planner + assembly {total:.1f} s")
+    if split:
+        print(f"a {split['source_mb']} MB 300 dpi scan: split once into range PDFs {split['split_s']} s "
+              f"({split['split_mb']} MB written), against each task fetching it whole {split['fetch_s']} s "
+              "over loopback")
     return 0
 
 
