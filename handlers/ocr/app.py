@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,11 +34,11 @@ from s3ocr.fanout import PageStore, Planner, RangeTask, describe, run_task
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for
 from s3ocr.keys import printable
 from s3ocr.models import DocumentFailure, DocumentHandedOn, DocumentRef, PageResult
-from s3ocr.notifications import refs_from_payload
+from s3ocr.notifications import dead_letter, refs_from_payload
 from s3ocr.pipeline import process_s3_object
 from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings, check_no_recursion
-from s3ocr.sinks import Sink
+from s3ocr.sinks import LastWordsSink, Sink
 from s3ocr.sinks.formats import OUTPUT_SUFFIXES
 from s3ocr.sinks.s3 import S3Sink
 from s3ocr.sources import s3_client
@@ -152,11 +151,7 @@ def _set_aside(record: SQSRecord, error: MalformedMessageError) -> dict[str, Any
     if not SETTINGS.dead_letter_queue_url:
         raise error
     try:
-        _sqs().send_message(QueueUrl=SETTINGS.dead_letter_queue_url, MessageBody=record.body, MessageAttributes={
-            "s3ocr-reason": {"DataType": "String", "StringValue": error.reason},
-            "s3ocr-error": {"DataType": "String", "StringValue": str(error)[:1000]},
-            "s3ocr-message-id": {"DataType": "String", "StringValue": record.message_id},
-        })
+        dead_letter(_sqs(), SETTINGS.dead_letter_queue_url, record.body, error, record.message_id)
     except Exception as e:  # the redrive keeps it instead
         logger.warning("could not send the malformed message to the dead-letter queue",
                        extra={"error": f"{type(e).__name__}: {e}"})
@@ -254,44 +249,18 @@ def _lease_seconds() -> float:
     return max(0.0, DEADLINE - time.monotonic()) + 60
 
 
-class LastWords:
-    """On a message's last delivery, the document's error record is written ``LAST_WORDS_SECONDS`` before the
-    invocation would be killed for its time, unless its outcome was written first: a document never ends with
-    nothing. An outcome written after it replaces it (a reading removes a stale ``.error.json``)."""
-
-    def __init__(self, sink: Sink, ref: DocumentRef, seconds: float) -> None:
-        self.sink, self.ref = sink, ref
-        self.lock = threading.Lock()
-        self.settled = False
-        self.timer = threading.Timer(max(0.0, seconds), self._speak)
-        self.timer.daemon = True
-
-    def _speak(self) -> None:
-        with self.lock:
-            if not self.settled:
-                _count("LastWords")
-                _record_exhausted(self.ref, TimeBudgetExceededError(
-                    f"the invocation was about to run out of time reading {printable(self.ref.uri)}"))
-
-    def write_result(self, result: Any) -> list[str]:
-        with self.lock:
-            self.settled = True
-            return self.sink.write_result(result)
-
-    def write_failure(self, failure: DocumentFailure) -> list[str]:
-        with self.lock:
-            self.settled = True
-            return self.sink.write_failure(failure)
-
-
 def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: Planner | None = None
                    ) -> dict[str, Any]:
-    last_words = LastWords(sink, ref, _time_left() - LAST_WORDS_SECONDS) if final_attempt else None
-    if last_words is not None:
-        sink = last_words
-        last_words.timer.start()
+    def speak() -> None:  # on the last delivery, shortly before the invocation would be killed for its time
+        _count("LastWords")
+        _record_exhausted(ref, TimeBudgetExceededError(
+            f"the invocation was about to run out of time reading {printable(ref.uri)}"))
+
+    last_words = LastWordsSink(sink, _time_left() - LAST_WORDS_SECONDS, speak) if final_attempt else None
     try:
-        outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, sink, OBSERVER, choose_engine, planner)
+        with last_words or contextlib.nullcontext():
+            outcome = process_s3_object(ref, SETTINGS, ENGINE, S3, last_words or sink, OBSERVER, choose_engine,
+                                        planner)
     except TransientError as e:
         _count_failure(e.reason)
         logger.warning("document failed, will be retried", extra={"reason": e.reason, "error": str(e),
@@ -299,9 +268,6 @@ def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: P
         if final_attempt:
             _record_exhausted(ref, e)
         raise
-    finally:
-        if last_words is not None:
-            last_words.timer.cancel()
     if isinstance(outcome, DocumentHandedOn):
         _count("DocumentsFannedOut")
         logger.info("document handed on to page-range tasks", extra={"pages": outcome.pages,

@@ -91,3 +91,13 @@ def refs_from_payload(payload: Any) -> list[DocumentRef]:
     if isinstance(payload, Mapping) and is_eventbridge_event(payload):
         return refs_from_eventbridge(payload)
     return refs_from_s3_notification(payload)
+
+
+def dead_letter(sqs: Any, queue_url: str, body: str, error: MalformedMessageError, message_id: str) -> None:
+    """Put a malformed message on the dead-letter queue as it came, with why in its attributes (``s3ocr-reason``,
+    ``s3ocr-error``, the original ``s3ocr-message-id``): retried, it would stay malformed."""
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes={
+        "s3ocr-reason": {"DataType": "String", "StringValue": error.reason},
+        "s3ocr-error": {"DataType": "String", "StringValue": str(error)[:1000]},
+        "s3ocr-message-id": {"DataType": "String", "StringValue": message_id},
+    })

@@ -43,3 +43,30 @@ def test_output_bucket_keys_are_prefix_plus_source_key_plus_suffix():
     from s3ocr.sinks.s3 import S3Sink
 
     assert S3Sink(client=None, bucket="out", prefix="ocr/").key("a/b.pdf", ".txt") == "ocr/a/b.pdf.txt"
+
+
+def test_last_words_are_said_only_when_no_outcome_came_first():
+    import threading
+
+    from s3ocr.sinks import LastWordsSink
+
+    said, written = threading.Event(), []
+
+    class Recorder:
+        def write_result(self, result):
+            written.append("result")
+            return []
+
+        def write_failure(self, failure):
+            written.append("failure")
+            return []
+
+    # an outcome in time: the timer, cancelled, says nothing
+    with LastWordsSink(Recorder(), 0.2, said.set) as sink:
+        sink.write_failure(None)
+    assert not said.wait(0.4) and written == ["failure"]
+    # no outcome in time: it speaks; a later outcome is still written (it replaces what was said)
+    with LastWordsSink(Recorder(), 0.0, said.set) as sink:
+        assert said.wait(2)
+        sink.write_result(None)
+    assert written == ["failure", "result"]

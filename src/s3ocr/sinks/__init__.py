@@ -7,7 +7,9 @@ stale text, so the outputs always describe the latest attempt.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -83,3 +85,39 @@ class StoreSink(ABC):
         for suffix in (JSON_SUFFIX, TEXT_SUFFIX):
             self._delete(key + suffix)
         return [self._put(key + ERROR_SUFFIX, to_json_bytes(failure_document(failure)), JSON_TYPE)]
+
+
+class LastWordsSink:
+    """A sink that says something (``speak``: write the document's error record) ``seconds`` from its start, unless
+    an outcome was written first: on a message's last delivery a document must not end with nothing when the
+    invocation is killed for its time. An outcome written after it replaces what it said (a reading removes a stale
+    ``.error.json``); the two never interleave."""
+
+    def __init__(self, sink: Sink, seconds: float, speak: Callable[[], None]) -> None:
+        self.sink, self.speak = sink, speak
+        self.lock = threading.Lock()
+        self.settled = False
+        self.timer = threading.Timer(max(0.0, seconds), self._speak)
+        self.timer.daemon = True
+
+    def __enter__(self) -> LastWordsSink:
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+
+    def _speak(self) -> None:
+        with self.lock:
+            if not self.settled:
+                self.speak()
+
+    def write_result(self, result: DocumentResult) -> list[str]:
+        with self.lock:
+            self.settled = True
+            return self.sink.write_result(result)
+
+    def write_failure(self, failure: DocumentFailure) -> list[str]:
+        with self.lock:
+            self.settled = True
+            return self.sink.write_failure(failure)
