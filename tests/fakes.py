@@ -63,3 +63,18 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class RecordingSink:
+    """A sink that writes nothing and remembers what it was asked to write, in order (``written``)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write_result(self, result: object) -> list[str]:
+        self.written.append("result")
+        return []
+
+    def write_failure(self, failure: object) -> list[str]:
+        self.written.append("failure")
+        return []

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
 from s3ocr.errors import MalformedMessageError
 from s3ocr.fanout import PageStore, RangeTask, assemble, page_ranges, read_range
 from s3ocr.jobs import JobLedger, job_for
@@ -31,9 +32,7 @@ def aws(monkeypatch) -> Iterator[tuple[object, object]]:
     with mock_aws():
         s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         s3.create_bucket(Bucket="out")
-        dynamodb.create_table(TableName="jobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
+        create_jobs_table(dynamodb)  # the template's table, as the local stack makes it
         yield s3, dynamodb
 
 
@@ -86,7 +85,7 @@ def test_a_range_always_reads_its_first_page_so_that_it_moves_on(aws):
 
 def test_a_range_is_counted_once_and_one_task_assembles(aws):
     _, dynamodb = aws
-    ledger = JobLedger(dynamodb, "jobs")
+    ledger = JobLedger(dynamodb, JOBS_TABLE)
     job = job_for(SOURCE, Settings())
     ledger.begin(job, "planner", lease_seconds=900)
     ledger.fan_out(job, "planner", 2, {"pages": 3})

@@ -208,13 +208,12 @@ def test_the_function_refuses_to_start_when_its_outputs_would_trigger_it(monkeyp
 @pytest.fixture
 def jobs(app, monkeypatch):
     """The function with a jobs table (``s3ocr.jobs``)."""
+    from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
     from s3ocr.jobs import JobLedger
 
     client = boto3.client("dynamodb")
-    client.create_table(TableName="jobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST")
-    monkeypatch.setattr(app, "LEDGER", JobLedger(client, "jobs"))
+    create_jobs_table(client)  # the template's table, as the local stack makes it
+    monkeypatch.setattr(app, "LEDGER", JobLedger(client, JOBS_TABLE))
     return app
 
 

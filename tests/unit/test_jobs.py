@@ -11,10 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for, normalise_sequencer
 from s3ocr.models import DocumentFailure, DocumentRef
 from s3ocr.settings import Settings
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, RecordingSink
 
 SETTINGS = Settings(output_bucket="out")
 
@@ -25,9 +26,7 @@ def dynamodb(monkeypatch) -> Iterator[object]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(TableName="jobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                            BillingMode="PAY_PER_REQUEST")
+        create_jobs_table(client)  # the template's table, as the local stack makes it
         yield client
 
 
@@ -38,7 +37,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def ledger(dynamodb, clock) -> JobLedger:
-    return JobLedger(dynamodb, "jobs", clock=clock)
+    return JobLedger(dynamodb, JOBS_TABLE, clock=clock)
 
 
 def ref(version: str = "v1", sequencer: str | None = "0055AED6DCD90281E5") -> DocumentRef:
@@ -98,23 +97,13 @@ def test_a_run_overtaken_by_a_newer_event_writes_nothing(ledger):
     newer = job_for(ref(version="v2", sequencer="0055AED6DCD90281F0"), SETTINGS)
     assert ledger.begin(older, "slow", lease_seconds=900) is Start.RUN
     assert ledger.begin(newer, "fast", lease_seconds=900) is Start.RUN  # arrives while the older one reads
-    written: list[str] = []
-
-    class Recorder:
-        def write_result(self, result):
-            written.append("result")
-            return []
-
-        def write_failure(self, failure):
-            written.append("failure")
-            return []
-
+    sink = RecordingSink()
     with pytest.raises(SupersededError):
-        LatestOnlySink(Recorder(), ledger, older).write_failure(
+        LatestOnlySink(sink, ledger, older).write_failure(
             DocumentFailure(older.ref, "corrupt_document", "CorruptDocumentError", "x"))
-    LatestOnlySink(Recorder(), ledger, newer).write_failure(
+    LatestOnlySink(sink, ledger, newer).write_failure(
         DocumentFailure(newer.ref, "corrupt_document", "CorruptDocumentError", "x"))
-    assert written == ["failure"]
+    assert sink.written == ["failure"]
 
 
 def test_an_event_without_a_sequencer_is_never_judged_stale(ledger):

@@ -49,24 +49,15 @@ def test_last_words_are_said_only_when_no_outcome_came_first():
     import threading
 
     from s3ocr.sinks import LastWordsSink
+    from tests.fakes import RecordingSink
 
-    said, written = threading.Event(), []
-
-    class Recorder:
-        def write_result(self, result):
-            written.append("result")
-            return []
-
-        def write_failure(self, failure):
-            written.append("failure")
-            return []
-
+    said, recorder = threading.Event(), RecordingSink()
     # an outcome in time: the timer, cancelled, says nothing
-    with LastWordsSink(Recorder(), 0.2, said.set) as sink:
+    with LastWordsSink(recorder, 0.2, said.set) as sink:
         sink.write_failure(None)
-    assert not said.wait(0.4) and written == ["failure"]
+    assert not said.wait(0.4) and recorder.written == ["failure"]
     # no outcome in time: it speaks; a later outcome is still written (it replaces what was said)
-    with LastWordsSink(Recorder(), 0.0, said.set) as sink:
+    with LastWordsSink(recorder, 0.0, said.set) as sink:
         assert said.wait(2)
         sink.write_result(None)
-    assert written == ["failure", "result"]
+    assert recorder.written == ["failure", "result"]
