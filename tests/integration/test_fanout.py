@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from s3ocr.bench.samples import numbered_scan
-from s3ocr.devstack.event_source import queue_depth
+from s3ocr.devstack.event_source import queue_depth, s3_notification
 from s3ocr.devstack.fleet import fleet
 from s3ocr.models import DocumentRef
 from s3ocr.pipeline import process_local_file
@@ -27,8 +27,7 @@ KEY = "fanout/long-scan.pdf"
 
 
 def _notification(bucket: str, etag: str, sequencer: str) -> str:
-    return json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": bucket}, "object": {"key": KEY, "eTag": etag, "size": 1, "sequencer": sequencer}}}]})
+    return json.dumps(s3_notification(bucket, KEY, eTag=etag, size=1, sequencer=sequencer))
 
 
 def _wait(condition, seconds: float, what: str) -> None:

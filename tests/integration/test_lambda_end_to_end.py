@@ -8,7 +8,7 @@ import time
 import pytest
 
 from s3ocr.bench.scoring import cer
-from s3ocr.devstack.event_source import queue_depth
+from s3ocr.devstack.event_source import queue_depth, s3_notification
 from s3ocr.devstack.stack import local_stack
 from tests.conftest import RESOURCES, load_event
 from tests.integration.conftest import output_json, upload_bytes, upload_quietly
@@ -119,8 +119,7 @@ def test_without_a_dead_letter_queue_url_a_malformed_message_is_retried_then_dea
 
 
 def _notification(stack, key: str, **object_fields) -> str:
-    return json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": stack.input_bucket}, "object": {"key": key, **object_fields}}}]})
+    return json.dumps(s3_notification(stack.input_bucket, key, **object_fields))
 
 
 def test_a_duplicate_delivery_and_a_stale_event_change_nothing(stack):

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from s3ocr.devstack.event_source import s3_notification
 from s3ocr.errors import ConfigurationError, EngineUnavailableError
 from s3ocr.sinks.s3 import S3Sink
 from tests.conftest import RESOURCES, ROOT
@@ -62,8 +63,7 @@ def _sqs_event(receive_count: int, body: dict) -> dict:
 
 
 def _notification(key: str) -> dict:
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                         "s3": {"bucket": {"name": "in-bucket"}, "object": {"key": key, "size": 1}}}]}
+    return s3_notification("in-bucket", key, size=1)
 
 
 def _keys(app: ModuleType) -> list[str]:

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from s3ocr import keys
 from s3ocr.cli import main
+from s3ocr.devstack.event_source import s3_notification
 from s3ocr.errors import DecompressionBombError, MalformedMessageError, RenderError, UnsafeKeyError
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult, EngineInfo, PageResult
 from s3ocr.notifications import refs_from_payload
@@ -132,8 +133,7 @@ def test_the_cli_shows_a_file_name_with_control_characters_escaped(tmp_path, cap
 
 
 def _notification(key: object, bucket: object = "in") -> dict:
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                         "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 0}}}]}
+    return s3_notification(bucket, key, size=0)
 
 
 def test_a_folder_marker_is_no_document():

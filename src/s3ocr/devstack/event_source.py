@@ -20,6 +20,13 @@ class BatchReport:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+def s3_notification(bucket: Any, key: Any, **object_fields: Any) -> dict[str, Any]:
+    """An S3 "ObjectCreated:Put" notification for one object, as S3 sends it (``object_fields``: ``eTag``,
+    ``size``, ``versionId``, ``sequencer``...). Any value is taken, so that a test can send a broken one."""
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"bucket": {"name": bucket}, "object": {"key": key, **object_fields}}}]}
+
+
 def to_lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     """Messages from ReceiveMessage in the shape Lambda hands to a function."""
     return {

@@ -12,12 +12,24 @@ from typing import IO, Any
 
 from s3ocr.devstack.event_source import SqsEventSource
 from s3ocr.devstack.servers import LambdaFunction, MotoServer
+from s3ocr.sinks.formats import ERROR_SUFFIX, JSON_SUFFIX, TEXT_SUFFIX
+from s3ocr.sinks.s3 import S3Sink
 
 INPUT_BUCKET = "s3ocr-input"
 OUTPUT_BUCKET = "s3ocr-output"
 QUEUE = "s3ocr-input-events"
 DEAD_LETTER_QUEUE = "s3ocr-input-events-dlq"
 JOBS_TABLE = "s3ocr-jobs"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A source key's outputs in the output bucket: its ``.txt`` is there, its ``.json`` and ``.error.json`` (None
+    when absent). One terminal record is the ``.txt`` with its ``.json``, or the ``.error.json``, never both."""
+
+    text: bool
+    result: dict[str, Any] | None
+    failure: dict[str, Any] | None
 
 
 @dataclass
@@ -41,6 +53,17 @@ class LocalStack:
 
     def read_output(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())
+
+    def outputs(self, source_key: str) -> Outputs:
+        """What the output bucket holds for a source key, under the names the function gives its outputs."""
+        sink = S3Sink(None, self.output_bucket)
+        present = set(self.output_keys())
+
+        def read(suffix: str) -> dict[str, Any] | None:
+            name = sink.key(source_key, suffix)
+            return dict(json.loads(self.read_output(name))) if name in present else None
+
+        return Outputs(sink.key(source_key, TEXT_SUFFIX) in present, read(JSON_SUFFIX), read(ERROR_SUFFIX))
 
 
 def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:

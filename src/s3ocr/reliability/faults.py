@@ -166,14 +166,9 @@ class FaultRig:
         return queue_depth(self.faults.stack.sqs, self.faults.stack.dead_letter_url)
 
     def document(self, key: str) -> Document:
-        stack = self.faults.stack
-        keys = set(stack.output_keys())
-
-        def read(name: str) -> dict[str, Any]:
-            return dict(json.loads(stack.read_output(name))) if name in keys else {}
-
-        success, failure = read(f"{key}.json"), read(f"{key}.error.json")
-        return Document(key=key, text=f"{key}.txt" in keys, status=str(success.get("status", "")),
+        outputs = self.faults.stack.outputs(key)
+        success, failure = outputs.result or {}, outputs.failure or {}
+        return Document(key=key, text=outputs.text, status=str(success.get("status", "")),
                         engine=str(success.get("engine", {}).get("name", "")),
                         reason=str(failure.get("reason", "")), message=str(failure.get("message", "")))
 

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s3ocr.devstack.event_source import queue_depth
+from s3ocr.devstack.event_source import queue_depth, s3_notification
 from s3ocr.devstack.servers import LambdaFunction
 from s3ocr.devstack.stack import INPUT_BUCKET, OUTPUT_BUCKET, LocalStack, local_stack
 from s3ocr.keys import printable
 from s3ocr.reliability import hostile
-from s3ocr.sinks.formats import ERROR_SUFFIX, JSON_SUFFIX, TEXT_SUFFIX
-from s3ocr.sinks.s3 import S3Sink
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,14 @@ class Record:
 
 def record_of(stack: LocalStack, key: str) -> Record:
     """The terminal record for ``key`` in the output bucket, named as the function names it."""
-    sink = S3Sink(None, stack.output_bucket)
-    present = set(stack.output_keys())
-    result = {sink.key(key, TEXT_SUFFIX), sink.key(key, JSON_SUFFIX)} <= present
-    error = sink.key(key, ERROR_SUFFIX) in present
-    if result and error:
+    outputs = stack.outputs(key)
+    result = outputs.text and outputs.result is not None
+    if result and outputs.failure is not None:
         return Record("both")
     if result:
-        return Record("result", json.loads(stack.read_output(sink.key(key, JSON_SUFFIX))))
-    if error:
-        return Record("error", json.loads(stack.read_output(sink.key(key, ERROR_SUFFIX))))
+        return Record("result", outputs.result)
+    if outputs.failure is not None:
+        return Record("error", outputs.failure)
     return Record("none")
 
 
@@ -193,8 +189,7 @@ def _poison_in_a_batch(trial: Trial) -> Verdict:
 
 def _own_output_event(trial: Trial) -> Verdict:
     stack = trial.stack
-    notification = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": OUTPUT_BUCKET}, "object": {"key": "hostile/own.png.txt", "size": 4}}}]}
+    notification = s3_notification(OUTPUT_BUCKET, "hostile/own.png.txt", size=4)
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(notification))
     report = stack.events.drain()
     written = [key for key in stack.output_keys() if key.startswith("hostile/own.png.txt")]
