@@ -161,8 +161,6 @@ def _set_aside(record: SQSRecord, error: MalformedMessageError) -> dict[str, Any
 
 @functools.cache
 def _sqs() -> Any:
-    import boto3
-
     return boto3.client("sqs")
 
 
@@ -188,8 +186,7 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
         _count("StaleEvents" if start is Start.STALE else "DuplicateEvents")
         logger.info("document skipped", extra={"why": start.value, "job": job.id})
         return {"key": printable(ref.key), "status": start.value}
-    planner = Planner(SETTINGS, LEDGER, _sqs(), SETTINGS.tasks_queue_url, job, owner) if SETTINGS.tasks_queue_url \
-        else None
+    planner = Planner(SETTINGS, LEDGER, _sqs(), job, owner) if SETTINGS.tasks_queue_url else None
     try:
         answer = _read_document(ref, LatestOnlySink(SINK, LEDGER, job), final_attempt, planner)
     except SupersededError as e:
@@ -246,7 +243,7 @@ def _time_left() -> float:
 
 def _lease_seconds() -> float:
     """How long a claimed job is this run's: what is left of the invocation, and a minute."""
-    return max(0.0, DEADLINE - time.monotonic()) + 60
+    return max(0.0, _time_left()) + 60
 
 
 def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: Planner | None = None

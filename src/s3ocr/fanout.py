@@ -97,14 +97,16 @@ class PageStore:
         with s3_errors(f"writing page {page.number} of job {job_id}"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(job_id, page.number), Body=body)
 
-    def written(self, job_id: str) -> set[int]:
-        """The page numbers written for the job."""
-        numbers = set()
+    def _listed(self, job_id: str) -> Iterator[list[str]]:
+        """The keys under the job's folder, a listing page at a time."""
         with s3_errors(f"listing the pages of job {job_id}"):
             for listing in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                                  Prefix=self._folder(job_id)):
-                numbers |= {int(item["Key"].rsplit("/", 1)[1].split(".")[0]) for item in listing.get("Contents", [])}
-        return numbers
+                yield [item["Key"] for item in listing.get("Contents", [])]
+
+    def written(self, job_id: str) -> set[int]:
+        """The page numbers written for the job."""
+        return {int(key.rsplit("/", 1)[1].split(".")[0]) for keys in self._listed(job_id) for key in keys}
 
     def pages(self, job_id: str, count: int, workers: int = 16) -> Iterator[tuple[dict[str, Any], bytes]]:
         """Pages 1..``count`` in order, each as its page object and its ``page_chunk``, ``workers`` fetched at a
@@ -119,22 +121,20 @@ class PageStore:
         yield from ordered_concurrent_map(fetch, range(1, count + 1), workers)
 
     def remove(self, job_id: str) -> None:
-        with s3_errors(f"removing the pages of job {job_id}"):
-            for listing in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                                 Prefix=self._folder(job_id)):
-                keys = [{"Key": item["Key"]} for item in listing.get("Contents", [])]
-                if keys:
-                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+        for keys in self._listed(job_id):
+            if keys:
+                with s3_errors(f"removing the pages of job {job_id}"):
+                    self.client.delete_objects(Bucket=self.bucket, Delete={
+                        "Objects": [{"Key": key} for key in keys], "Quiet": True})
 
 
 @dataclass
 class Planner:
     """Splits a claimed job's document into page ranges when it has more than ``settings.range_pages`` pages."""
 
-    settings: Settings
+    settings: Settings  # its ``tasks_queue_url`` receives the tasks
     ledger: JobLedger
     sqs: Any
-    queue_url: str
     job: Job
     owner: str
 
@@ -160,8 +160,9 @@ class Planner:
                                                                                                 engine.version)),
                  "languages": self.settings.languages, "page_count": count, "pages": pages, "flags": list(flags)}
         self.ledger.fan_out(self.job, self.owner, len(ranges), facts)
-        send_tasks(self.sqs, self.queue_url, [RangeTask(self.job.id, ref, first, last, number, len(ranges))
-                                              for number, (first, last) in enumerate(ranges)])
+        tasks = [RangeTask(self.job.id, ref, first, last, number, len(ranges))
+                 for number, (first, last) in enumerate(ranges)]
+        send_tasks(self.sqs, self.settings.tasks_queue_url, tasks)
         return DocumentHandedOn(ref, len(ranges), pages)
 
 

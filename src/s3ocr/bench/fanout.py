@@ -65,7 +65,7 @@ def measure(pages: int, range_pages: int, folder: Path) -> dict[str, float]:
         work = folder / "planner"
         work.mkdir()
         path, fetched, _ = fetch_s3_object(s3, ref, work, settings.max_bytes)
-        handed = Planner(settings, ledger, sqs, tasks_url, job, "planner")(path, fetched, _Engine())  # type: ignore[arg-type]
+        handed = Planner(settings, ledger, sqs, job, "planner")(path, fetched, _Engine())  # type: ignore[arg-type]
         planner = time.perf_counter() - started
         assert handed is not None and handed.pages == pages
 
