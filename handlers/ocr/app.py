@@ -118,7 +118,7 @@ def _count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def _documents(refs: list[DocumentRef]) -> list[DocumentRef]:
+def _not_own_outputs(refs: list[DocumentRef]) -> list[DocumentRef]:
     """The refs to read: an object the function wrote itself is never read (a loop the cold-start check could not
     see, when the function is wired to a trigger it was not told of)."""
     documents = []
@@ -295,7 +295,7 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
         if not refs:
             logger.info("no created object in message (s3:TestEvent, a folder marker or other event)",
                         extra={"message_id": record.message_id})
-        return [ocr_object(ref, final_attempt) for ref in _documents(refs)]
+        return [ocr_object(ref, final_attempt) for ref in _not_own_outputs(refs)]
     except Exception:
         # BatchProcessor records the failure without logging it; say why before the message is retried.
         logger.exception("record failed", extra={"message_id": record.message_id})
@@ -324,4 +324,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise
     if not refs:
         logger.info("no created object in event (s3:TestEvent, a folder marker or other event)")
-    return {"documents": [ocr_object(ref) for ref in _documents(refs)]}
+    return {"documents": [ocr_object(ref) for ref in _not_own_outputs(refs)]}

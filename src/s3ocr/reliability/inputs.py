@@ -28,6 +28,7 @@ from s3ocr.devstack.servers import LambdaFunction
 from s3ocr.devstack.stack import INPUT_BUCKET, OUTPUT_BUCKET, LocalStack, local_stack
 from s3ocr.keys import printable
 from s3ocr.reliability import hostile
+from s3ocr.reliability.mutations import seed_documents
 
 
 @dataclass(frozen=True)
@@ -234,23 +235,9 @@ def _cli_traversal(trial: Trial) -> Verdict:
 
 
 def hostile_png() -> bytes:
-    """A small page of text: the documents whose keys are hostile are read like any other."""
-    import io
-
-    from PIL import Image, ImageDraw, ImageFont
-
-    try:
-        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(DEJAVU, 28)
-    except OSError:
-        font = ImageFont.load_default()
-    image = Image.new("L", (640, 100), 255)
-    ImageDraw.Draw(image).text((20, 30), hostile.TEXT, fill=0, font=font)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(300, 300))
-    return buffer.getvalue()
-
-
-DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    """A small page of text (the fuzzer's seed ``text.png``): documents whose keys are hostile are read like any
+    other."""
+    return seed_documents()["text.png"]
 
 
 CASES: tuple[Case, ...] = (

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from s3ocr.bench.samples import DEJAVU
+
 WORDS = ("Fuzzing the pipeline", "seed 42 quick fox")
 
 # --- seeds: small valid documents (OCR stays cheap: 400 x 200 px, a few words) ---------------------------------
@@ -24,7 +26,7 @@ def _text_image(lines: Sequence[str] = WORDS) -> Any:
 
     image = Image.new("L", (400, 200), 255)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 30)
+    font = ImageFont.truetype(str(DEJAVU / "DejaVuSans.ttf"), 30)
     for row, line in enumerate(lines):
         draw.text((16, 40 + 70 * row), line, fill=0, font=font)
     return image
