@@ -82,6 +82,9 @@ class PowertoolsObserver:
         with tracer.provider.in_subsegment(f"## {name}"):
             yield
 
+    def document_opened(self, ref: DocumentRef, pages: int) -> None:
+        return None
+
     def page_done(self, page: PageResult) -> None:
         metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=1)
         if page.status == "ok" and "total" in page.timings:

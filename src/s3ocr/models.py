@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s3ocr.geometry import Placement
+
 SCHEMA_VERSION = "1"
 
 
@@ -103,6 +105,7 @@ class PageResult:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    placement: Placement | None = None  # where the boxes lie on the page as rendered (OCR'd pages)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,7 @@ def _result(number: int, prepared: _Prepared, reading: PageReading, engine: Engi
         preprocessing=report,
         timings=timings,
         engine=reading.recognition.engine or engine.name,
+        placement=reading.placement(prepared.plan, prepared.page),
     )
 
 

@@ -43,12 +43,18 @@ class Observer(Protocol):
 
     def stage(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
 
+    def document_opened(self, ref: DocumentRef, pages: int) -> None:
+        """A document was opened and ``pages`` of its pages are about to be read."""
+
     def page_done(self, page: PageResult) -> None: ...
 
 
 class NullObserver:
     def stage(self, name: str) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
+
+    def document_opened(self, ref: DocumentRef, pages: int) -> None:
+        return None
 
     def page_done(self, page: PageResult) -> None:
         return None
@@ -120,6 +126,7 @@ def process_file(
     workers = min(settings.worker_count, len(numbers))
     pages = []
     context = PageContext(source, work_dir, settings, engine, last=numbers[-1] if numbers else 0)
+    observer.document_opened(ref, len(numbers))
 
     with observer.stage("pages"):
         for page in ordered_concurrent_map(lambda number: read_page(context, number), numbers, workers):

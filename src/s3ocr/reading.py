@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3ocr.engines.base import Engine
 from s3ocr.errors import CorruptDocumentError
+from s3ocr.geometry import Placement, placement
 from s3ocr.models import Line, PageImage, Recognition, mean_word_confidence
 from s3ocr.settings import Settings
 
@@ -123,6 +124,13 @@ class PageReading:
     tried: tuple[Way, ...]
     second_opinion: str = ""  # the engine whose reading replaced the kept one, if any
     languages: str = ""  # the languages of the reading kept (and of the second opinion)
+
+    def placement(self, plan: PagePlan, rendered: PageImage) -> Placement:
+        """Where the boxes of this reading lie on the page as rendered (``s3ocr.geometry``)."""
+        if self.way == "as_came":
+            return placement(rendered.width, rendered.height, rendered.dpi)
+        return placement(rendered.width, rendered.height, rendered.dpi, plan.rotation, plan.skew, plan.scale,
+                         self.rotation - plan.rotation)
 
     def report(self, plan: PagePlan) -> dict[str, Any]:
         """The page's ``preprocessing`` record: the plan, then which way it was read and what else was tried.

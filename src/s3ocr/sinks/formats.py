@@ -1,4 +1,5 @@
-"""The output formats: ``.txt`` (pages separated by form feed), ``.json`` and ``.error.json``."""
+"""The output formats: ``.txt`` (pages separated by form feed), ``.json`` and ``.error.json``; and, chosen per
+deployment or per object, hOCR, a searchable PDF, Markdown and a TSV of words, each rendered from the ``.json``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from s3ocr.models import SCHEMA_VERSION, DocumentFailure, DocumentResult, Line, 
 TEXT_SUFFIX = ".txt"
 JSON_SUFFIX = ".json"
 ERROR_SUFFIX = ".error.json"
-OUTPUT_SUFFIXES = (TEXT_SUFFIX, JSON_SUFFIX, ERROR_SUFFIX)
+# Every format a document's reading can be written in, by the name that chooses it, with its suffix.
+FORMATS = {
+    "txt": TEXT_SUFFIX,
+    "json": JSON_SUFFIX,
+    "hocr": ".hocr",
+    "pdf": ".searchable.pdf",
+    "md": ".md",
+    "tsv": ".tsv",
+}
+DEFAULT_FORMATS = ("txt", "json")
+OUTPUT_SUFFIXES = (*FORMATS.values(), ERROR_SUFFIX)
 # Bytes kept free for a suffix when a long key is cut to fit (``keys.fit``): every suffix, present or to come, fits
 # in it, so a key's outputs share one stem and a new format never renames the old ones.
 SUFFIX_ROOM = 32
@@ -44,6 +55,7 @@ def page_document(page: PageResult) -> dict[str, Any]:
         "preprocessing": page.preprocessing,
         "timings": page.timings,
         "error": page.error,
+        **({"placement": page.placement.to_dict()} if page.placement else {}),
     }
 
 
