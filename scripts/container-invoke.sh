@@ -56,8 +56,10 @@ local_env = {
     "TASKS_QUEUE_URL": "",
     "DEAD_LETTER_QUEUE_URL": "",
     "INPUT_BUCKET": "",
+    "EVENT_BUS_NAME": "",
 }
-for name in ("OCR_LANGUAGES", "OCR_ENGINE", "PDF_DPI", "MAX_PAGES", "OCR_PREPROCESS", "POWERTOOLS_LOG_LEVEL"):
+for name in ("OCR_LANGUAGES", "OCR_ENGINE", "PDF_DPI", "MAX_PAGES", "OCR_PREPROCESS", "POWERTOOLS_LOG_LEVEL",
+             "OUTPUT_FORMATS", "EVENT_BUS_NAME"):
     if os.environ.get(name):
         local_env[name] = os.environ[name]
 props = template["Resources"][function]["Properties"]

@@ -71,10 +71,10 @@ class RecordingSink:
     def __init__(self) -> None:
         self.written: list[str] = []
 
-    def write_result(self, result: object) -> list[str]:
+    def write_result(self, result: object, formats: object = None, source: object = None) -> dict[str, str]:
         self.written.append("result")
-        return []
+        return {}
 
-    def write_failure(self, failure: object) -> list[str]:
+    def write_failure(self, failure: object) -> dict[str, str]:
         self.written.append("failure")
-        return []
+        return {}

@@ -30,16 +30,17 @@ from s3ocr.errors import (
     TimeBudgetExceededError,
     TransientError,
 )
+from s3ocr.events import AnnouncingSink, EventPublisher
 from s3ocr.fanout import PageStore, Planner, RangeTask, describe, run_task
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for
 from s3ocr.keys import printable
-from s3ocr.models import DocumentFailure, DocumentHandedOn, DocumentRef, PageResult
+from s3ocr.models import DocumentFailure, DocumentHandedOn, DocumentRef, PageResult, Quality, quality_of
 from s3ocr.notifications import dead_letter, refs_from_payload
 from s3ocr.pipeline import process_s3_object
 from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings, check_no_recursion
 from s3ocr.sinks import LastWordsSink, Sink
-from s3ocr.sinks.formats import OUTPUT_SUFFIXES
+from s3ocr.sinks.formats import suffixes_of
 from s3ocr.sinks.s3 import S3Sink
 from s3ocr.sources import s3_client
 
@@ -53,7 +54,7 @@ SETTINGS = Settings.from_env()
 def _refuse_a_loop(settings: Settings) -> None:
     """Refuse to start when the outputs could trigger the function again (``settings.recursion_risk``)."""
     try:
-        check_no_recursion(settings, OUTPUT_SUFFIXES)
+        check_no_recursion(settings, suffixes_of(settings.output_formats))
     except ConfigurationError as e:
         logger.error("refusing to start: the outputs could trigger the function",
                      extra={"reason": e.reason, "error": str(e)})
@@ -64,7 +65,11 @@ _refuse_a_loop(SETTINGS)
 CHOOSER = EngineChooser(SETTINGS)
 ENGINE = CHOOSER.default  # with the configured fallbacks, e.g. "baidu>tesseract"
 S3 = s3_client()
-SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix)
+SINK = S3Sink(S3, SETTINGS.output_bucket, SETTINGS.output_prefix, SETTINGS.output_formats)
+# Every outcome is written through OUTPUTS: with a bus configured, each one is announced on it (``s3ocr.events``).
+OUTPUTS: AnnouncingSink | S3Sink = (
+    AnnouncingSink(SINK, EventPublisher(boto3.client("events"), SETTINGS.event_bus), SETTINGS.output_bucket)
+    if SETTINGS.event_bus else SINK)
 LEDGER = JobLedger(boto3.client("dynamodb"), SETTINGS.jobs_table) if SETTINGS.jobs_table else None
 STORE = PageStore(S3, SETTINGS.output_bucket, SETTINGS.work_prefix)
 DEADLINE = time.monotonic() + 900.0  # when this invocation ends: set from the context by each invocation
@@ -112,9 +117,21 @@ def _record_exhausted(ref: DocumentRef, error: TransientError) -> None:
     failure = DocumentFailure(source=ref, reason=error.reason, error_type=type(error).__name__,
                               message=f"{error} (retries exhausted; the message goes to the dead-letter queue)")
     try:
-        SINK.write_failure(failure)
+        OUTPUTS.write_failure(failure)
     except S3OcrError:
         logger.exception("could not write the error record either")
+
+
+def _count_quality(quality: Quality) -> None:
+    """How a document read, for the dashboard and the quality alarm: its mean word confidence and share of unsure
+    words, and whether it reads poorly as a whole (``Quality.poor``), so that a rising share of silent or unsure
+    documents shows before anyone opens one."""
+    if quality.mean_confidence is not None:
+        metrics.add_metric(name="MeanConfidence", unit=MetricUnit.Percent,
+                           value=round(100 * quality.mean_confidence, 1))
+        metrics.add_metric(name="LowConfidenceWords", unit=MetricUnit.Percent,
+                           value=round(100 * (quality.low_confidence_words or 0.0), 1))
+    metrics.add_metric(name="PoorDocuments", unit=MetricUnit.Count, value=int(quality.poor))
 
 
 def _count(name: str) -> None:
@@ -182,7 +199,7 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
     logger.info("document received", extra={"bucket": ref.bucket, "key": printable(ref.key),
                                             "version_id": ref.version_id, "sequencer": ref.sequencer})
     if LEDGER is None:
-        return _read_document(ref, SINK, final_attempt)
+        return _read_document(ref, OUTPUTS, final_attempt)
     job, owner = job_for(ref, SETTINGS), uuid.uuid4().hex
     start = LEDGER.begin(job, owner, _lease_seconds())
     if start is not Start.RUN:
@@ -191,7 +208,7 @@ def ocr_object(ref: DocumentRef, final_attempt: bool = False) -> dict[str, Any]:
         return {"key": printable(ref.key), "status": start.value}
     planner = Planner(SETTINGS, LEDGER, _sqs(), job, owner) if SETTINGS.tasks_queue_url else None
     try:
-        answer = _read_document(ref, LatestOnlySink(SINK, LEDGER, job), final_attempt, planner)
+        answer = _read_document(ref, LatestOnlySink(OUTPUTS, LEDGER, job), final_attempt, planner)
     except SupersededError as e:
         LEDGER.finish(job, owner, "superseded")
         _count("StaleEvents")
@@ -211,7 +228,7 @@ def range_task(task: RangeTask, final_attempt: bool) -> dict[str, Any]:
     if LEDGER is None:
         raise ConfigurationError("a page-range task arrived, and JOBS_TABLE is not set")
     try:
-        answer = run_task(task, SETTINGS, S3, _sqs(), STORE, LEDGER, SINK, choose_engine, _time_left,
+        answer = run_task(task, SETTINGS, S3, _sqs(), STORE, LEDGER, OUTPUTS, choose_engine, _time_left,
                           uuid.uuid4().hex)
     except PermanentError as e:  # the document cannot be read further: its record says why
         _end_job(task, e)
@@ -225,6 +242,9 @@ def range_task(task: RangeTask, final_attempt: bool) -> dict[str, Any]:
     _count({"handed_on": "PageRangesHandedOn", "assembled": "DocumentsAssembled"}.get(answer["status"],
                                                                                      "PageRangesDone"))
     metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=answer["read"])
+    if answer["status"] == "assembled":
+        metrics.add_metric(name="Documents", unit=MetricUnit.Count, value=1)
+        _count_quality(Quality(**{**answer["quality"], "engines": tuple(answer["quality"]["engines"])}))
     logger.info("page-range task done", extra=answer)
     return answer
 
@@ -234,7 +254,7 @@ def _end_job(task: RangeTask, error: S3OcrError) -> None:
     assert LEDGER is not None
     _count_failure(error.reason)
     logger.warning("document failed in a page-range task", extra={"reason": error.reason, "error": str(error)})
-    SINK.write_failure(DocumentFailure(source=task.source, reason=error.reason, error_type=type(error).__name__,
+    OUTPUTS.write_failure(DocumentFailure(source=task.source, reason=error.reason, error_type=type(error).__name__,
                                        message=f"{error} (page-range task: {describe(task)})"))
     LEDGER.abandon(task.job_id, error.reason)
     STORE.remove(task.job_id)
@@ -278,8 +298,13 @@ def _read_document(ref: DocumentRef, sink: Sink, final_attempt: bool, planner: P
         _count_failure(outcome.reason)
         logger.warning("document failed", extra={"reason": outcome.reason, "error": outcome.message})
         return {"key": printable(ref.key), "status": "failed", "reason": outcome.reason}
+    quality = quality_of(outcome)
+    _count_quality(quality)
     logger.info("document done", extra={"status": outcome.status, "pages": len(outcome.pages),
-                                        "seconds": outcome.timings.get("total")})
+                                        "seconds": outcome.timings.get("total"),
+                                        "mean_confidence": quality.mean_confidence,
+                                        "low_confidence_words": quality.low_confidence_words,
+                                        "no_text_pages": quality.no_text_pages})
     return {"key": printable(ref.key), "status": outcome.status, "pages": len(outcome.pages)}
 
 

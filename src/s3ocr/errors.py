@@ -141,6 +141,12 @@ class EngineQuotaError(TransientError):
     reason = "quota"
 
 
+class EventsUnavailableError(TransientError):
+    """The event bus did not take a completion event: the document is retried, so that nobody is left untold."""
+
+    reason = "events_unavailable"
+
+
 class TimeBudgetExceededError(TransientError):
     """The invocation is about to run out of time; the message is retried."""
 

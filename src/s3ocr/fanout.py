@@ -21,9 +21,10 @@ from s3ocr.engines.base import Engine
 from s3ocr.errors import MalformedMessageError, StorageUnavailableError
 from s3ocr.jobs import Job, JobLedger
 from s3ocr.keys import printable
-from s3ocr.models import DocumentHandedOn, DocumentRef, DocumentResult, EngineInfo, PageResult
+from s3ocr.models import DocumentHandedOn, DocumentRef, DocumentResult, EngineInfo, PageResult, Quality, QualityTally
+from s3ocr.routing import formats_for
 from s3ocr.settings import Settings
-from s3ocr.sinks import StoreSink
+from s3ocr.sinks import Reading, ReadingSink
 from s3ocr.sinks.formats import document_head, page_chunk, page_document, write_json_streamed
 from s3ocr.sources import s3_errors
 
@@ -166,9 +167,10 @@ class Planner:
         return DocumentHandedOn(ref, len(ranges), pages)
 
 
-def assemble(job_id: str, facts: dict[str, Any], store: PageStore, sink: StoreSink, work_dir: Path,
-             timings: dict[str, float]) -> str:
-    """Write the document's ``.txt`` and ``.json`` from its pages, a page at a time; returns its status."""
+def assemble(job_id: str, facts: dict[str, Any], store: PageStore, sink: ReadingSink, work_dir: Path,
+             timings: dict[str, float], formats: tuple[str, ...] | None = None, source: Path | None = None
+             ) -> tuple[str, Quality]:
+    """Write the document's outputs from its pages, a page at a time; returns its status and how it read."""
     count = int(facts["pages"])
     head_of = DocumentResult(source=DocumentRef(**facts["source"]), media_type=facts["media_type"],
                              engine=EngineInfo(**facts["engine"]), languages=facts["languages"], pages=(),
@@ -176,10 +178,12 @@ def assemble(job_id: str, facts: dict[str, Any], store: PageStore, sink: StoreSi
     text_path, pages_path, json_path = work_dir / "text", work_dir / "pages", work_dir / "document.json"
     status = "partial" if head_of.page_count > count else "ok"
     sizes = []
+    tally = QualityTally()
     with text_path.open("wb") as text, pages_path.open("wb") as pages:
         for number, (page, chunk) in enumerate(store.pages(job_id, count), 1):
             text.write((b"\f" if number > 1 else b"") + page["text"].encode())
             sizes.append(pages.write(chunk))
+            tally.add_document(page)
             if page["status"] in ("failed", "no_text_found"):
                 status = "partial"
 
@@ -188,10 +192,13 @@ def assemble(job_id: str, facts: dict[str, Any], store: PageStore, sink: StoreSi
             for size in sizes:
                 yield kept.read(size)
 
+    head = document_head(head_of, pages_processed=count, status=status)
     with json_path.open("wb") as out:
-        write_json_streamed(document_head(head_of, pages_processed=count, status=status), chunks(), out)
-    sink.write_files(head_of.source.key, text_path, json_path)
-    return status
+        write_json_streamed(head, chunks(), out)
+    reading = Reading(head_of.source.key, head_of.media_type, text_path, json_path, head,
+                      lambda: (json.loads(chunk) for chunk in chunks()), tally.quality())
+    sink.write_reading(reading, formats, source)
+    return status, reading.quality
 
 
 @dataclass
@@ -239,7 +246,7 @@ def describe(task: RangeTask) -> str:
 
 
 def run_task(task: RangeTask, settings: Settings, client: Any, sqs: Any, store: PageStore, ledger: JobLedger,
-             sink: StoreSink, engine_for: Callable[[DocumentRef, Mapping[str, str]], Engine],
+             sink: ReadingSink, engine_for: Callable[[DocumentRef, Mapping[str, str]], Engine],
              time_left: Callable[[], float], owner: str) -> dict[str, Any]:
     """Read a range task's pages, hand on what does not fit, count the range, and assemble the document when it
     was the last. Transient errors propagate (the queue retries the task); permanent ones too (the caller records
@@ -257,15 +264,17 @@ def run_task(task: RangeTask, settings: Settings, client: Any, sqs: Any, store: 
         context = PageContext(source, work_dir, settings, engine_for(ref, metadata),
                               last=min(source.page_count, settings.max_pages))
         report = read_range(task, lambda number: read_page(context, number), store, time_left, settings.worker_count)
-    answer: dict[str, Any] = {"task": describe(task), "read": report.read, "skipped": report.skipped}
-    if report.handed_on is not None:
-        send_tasks(sqs, settings.tasks_queue_url, [report.handed_on])
-        return {**answer, "status": "handed_on", "rest": describe(report.handed_on)}
-    tally = ledger.range_done(task.job_id, task.range_id)
-    if not tally.complete or not ledger.claim_assembly(task.job_id, owner, time_left() + 60):
-        return {**answer, "status": "range_done", "ranges_done": tally.done, "ranges": tally.total}
-    with document_work_dir(settings) as work_dir:
-        status = assemble(task.job_id, tally.facts, store, sink, work_dir, timings={})
+        answer: dict[str, Any] = {"task": describe(task), "read": report.read, "skipped": report.skipped}
+        if report.handed_on is not None:
+            send_tasks(sqs, settings.tasks_queue_url, [report.handed_on])
+            return {**answer, "status": "handed_on", "rest": describe(report.handed_on)}
+        tally = ledger.range_done(task.job_id, task.range_id)
+        if not tally.complete or not ledger.claim_assembly(task.job_id, owner, time_left() + 60):
+            return {**answer, "status": "range_done", "ranges_done": tally.done, "ranges": tally.total}
+        assembly = work_dir / "assembly"
+        assembly.mkdir()
+        # Assembled while the document's file is at hand: a format may draw on its pages (the searchable PDF).
+        status, quality = assemble(task.job_id, tally.facts, store, sink, assembly, {}, formats_for(metadata), path)
     ledger.finish(job_of(task), owner, status)
     store.remove(task.job_id)
-    return {**answer, "status": "assembled", "document": status}
+    return {**answer, "status": "assembled", "document": status, "quality": asdict(quality)}

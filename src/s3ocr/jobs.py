@@ -25,6 +25,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from s3ocr.errors import S3OcrError, TransientError
@@ -237,11 +238,12 @@ class LatestOnlySink:
         if self.ledger.superseded(self.job):
             raise SupersededError(f"a newer event for {self.job.ref.uri} arrived while this one was read")
 
-    def write_result(self, result: DocumentResult) -> list[str]:
+    def write_result(self, result: DocumentResult, formats: tuple[str, ...] | None = None,
+                     source: Path | None = None) -> dict[str, str]:
         self._check()
-        return self.sink.write_result(result)
+        return self.sink.write_result(result, formats, source)
 
-    def write_failure(self, failure: DocumentFailure) -> list[str]:
+    def write_failure(self, failure: DocumentFailure) -> dict[str, str]:
         self._check()
         return self.sink.write_failure(failure)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,75 @@ class DocumentFailure:
     error_type: str
     message: str
     timings: dict[str, float] = field(default_factory=dict)
+
+
+# A word read with less confidence than this is more likely wrong than right (Tesseract's and PP-OCRv6's word
+# confidences alike, on the real pages of the corpus).
+LOW_CONFIDENCE = 0.6
+# A document with more than this share of its words under LOW_CONFIDENCE reads poorly as a whole.
+LOW_QUALITY_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How a document read: the signals a reviewer, a dashboard or an alarm looks at."""
+
+    pages: int  # pages read (an empty page counts; a page the cap cut does not)
+    mean_confidence: float | None  # over every word of the document, 0..1; None when it has no words
+    low_confidence_words: float | None  # the share of its words under LOW_CONFIDENCE
+    no_text_pages: int  # pages with ink and no text found in any reading
+    failed_pages: int
+    engines: tuple[str, ...]  # the engines that read its pages (a fallback or a second opinion shows here)
+
+    @property
+    def poor(self) -> bool:
+        """A page with ink and no text, a page that failed, or too many unsure words: a reading to look at."""
+        return bool(self.no_text_pages or self.failed_pages
+                    or (self.low_confidence_words or 0.0) > LOW_QUALITY_SHARE)
+
+
+@dataclass
+class QualityTally:
+    """``Quality`` counted a page at a time, from results or from the pages of a ``.json`` (a document assembled
+    from page ranges is never whole in memory)."""
+
+    pages: int = 0
+    words: int = 0
+    confidence: float = 0.0
+    low: int = 0
+    no_text: int = 0
+    failed: int = 0
+    engines: set[str] = field(default_factory=set)
+
+    def add(self, status: str, engine: str, confidences: Iterable[float]) -> None:
+        self.pages += 1
+        self.no_text += status == "no_text_found"
+        self.failed += status == "failed"
+        if engine:
+            self.engines.add(engine)
+        for confidence in confidences:
+            self.words += 1
+            self.confidence += confidence
+            self.low += confidence < LOW_CONFIDENCE
+
+    def add_result(self, page: PageResult) -> None:
+        self.add(page.status, page.engine if page.source == "ocr" else "",
+                 (word.confidence for line in page.lines for word in line.words))
+
+    def add_document(self, page: Mapping[str, Any]) -> None:
+        """A page of the ``.json`` (``sinks.formats.page_document``)."""
+        self.add(page["status"], page["engine"] if page["source"] == "ocr" else "",
+                 (word["confidence"] for line in page["lines"] for word in line["words"]))
+
+    def quality(self) -> Quality:
+        return Quality(pages=self.pages,
+                       mean_confidence=round(self.confidence / self.words, 4) if self.words else None,
+                       low_confidence_words=round(self.low / self.words, 4) if self.words else None,
+                       no_text_pages=self.no_text, failed_pages=self.failed, engines=tuple(sorted(self.engines)))
+
+
+def quality_of(result: DocumentResult) -> Quality:
+    tally = QualityTally()
+    for page in result.pages:
+        tally.add_result(page)
+    return tally.quality()

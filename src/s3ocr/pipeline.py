@@ -28,6 +28,7 @@ from s3ocr.models import (
 )
 from s3ocr.page import PageContext, read_page
 from s3ocr.pages import detect_media_type, open_pages
+from s3ocr.routing import formats_for
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
 from s3ocr.sources import fetch_s3_object
@@ -182,6 +183,8 @@ def process_s3_object(
     """
     started = perf_counter()
     with document_work_dir(settings) as work_dir:
+        path: Path | None = None
+        formats: tuple[str, ...] | None = None
         try:
             with observer.stage("fetch"):
                 path, ref, metadata = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
@@ -189,12 +192,14 @@ def process_s3_object(
                 engine = choose_engine(ref, metadata)
             if planner is not None and (handed := planner(path, ref, engine)) is not None:
                 return handed
+            formats = formats_for(metadata)
             fetched = perf_counter()
             outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))
         except PermanentError as e:
             outcome = _failure(ref, e, started)
-    return _record(outcome, sink, observer, started) if sink else outcome
+        # Written while the document's file is at hand: a format may draw on its pages (the searchable PDF).
+        return _record(outcome, sink, observer, started, formats, path) if sink else outcome
 
 
 def process_local_file(
@@ -213,24 +218,26 @@ def process_local_file(
             outcome.timings.update(total=round(perf_counter() - started, 3))
         except PermanentError as e:
             outcome = _failure(ref, e, started)
-    return _record(outcome, sink, observer, started) if sink else outcome
+        return _record(outcome, sink, observer, started, None, path) if sink else outcome
 
 
-def _record(outcome: Outcome, sink: Sink, observer: Observer, started: float) -> Outcome:
+def _record(outcome: Outcome, sink: Sink, observer: Observer, started: float, formats: tuple[str, ...] | None,
+            source: Path | None) -> Outcome:
     """Write the outcome; when the sink refuses the reading for good (access denied to one output, a key it cannot
     name), the refusal is the document's record instead, so that a retry does not read it again for nothing."""
     try:
-        return write_outcome(outcome, sink, observer)
+        return write_outcome(outcome, sink, observer, formats, source)
     except PermanentError as e:
         if isinstance(outcome, DocumentFailure):
             raise
         return write_outcome(_failure(outcome.source, e, started), sink, observer)
 
 
-def write_outcome(outcome: Outcome, sink: Sink, observer: Observer = NULL_OBSERVER) -> Outcome:
+def write_outcome(outcome: Outcome, sink: Sink, observer: Observer = NULL_OBSERVER,
+                  formats: tuple[str, ...] | None = None, source: Path | None = None) -> Outcome:
     with observer.stage("write"):
         if isinstance(outcome, DocumentResult):
-            sink.write_result(outcome)
+            sink.write_result(outcome, formats, source)
         else:
             sink.write_failure(outcome)
     return outcome

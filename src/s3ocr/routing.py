@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from s3ocr.engines.base import Engine
 from s3ocr.engines.fallback import build_engine
 from s3ocr.models import DocumentRef
-from s3ocr.settings import Settings
+from s3ocr.settings import Settings, parse_formats
 
 METADATA_KEY = "ocr-engine"  # boto3 returns user metadata without the x-amz-meta- prefix
+FORMATS_METADATA_KEY = "ocr-formats"  # x-amz-meta-ocr-formats: txt,json,pdf
 
 
 def engine_name_for(ref: DocumentRef, metadata: Mapping[str, str], settings: Settings) -> str:
@@ -46,3 +47,9 @@ class EngineChooser:
 
     def for_object(self, ref: DocumentRef, metadata: Mapping[str, str]) -> Engine:
         return self.engine(engine_name_for(ref, metadata, self.settings))
+
+
+def formats_for(metadata: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The output formats an object's metadata asks for (None: the sink's own, which a deployment sets with
+    ``OUTPUT_FORMATS``). An unknown name is a ``ConfigurationError`` of that object (its error record says which)."""
+    return parse_formats(metadata.get(FORMATS_METADATA_KEY) or "", f"x-amz-meta-{FORMATS_METADATA_KEY}") or None

@@ -47,6 +47,17 @@ def _routes(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(routes)
 
 
+def parse_formats(raw: str, where: str) -> tuple[str, ...]:
+    """``txt,json,pdf`` as names of ``sinks.formats.FORMATS``, in that table's order; () when ``raw`` is blank."""
+    from s3ocr.sinks.formats import FORMATS
+
+    names = {name.strip().lower() for name in raw.split(",") if name.strip()}
+    unknown = sorted(names - FORMATS.keys())
+    if unknown:
+        raise ConfigurationError(f"{where} names no format {', '.join(unknown)} (formats: {', '.join(FORMATS)})")
+    return tuple(name for name in FORMATS if name in names)
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (Lambda: vCPUs of the memory size; containers: the cpuset)."""
     try:
@@ -84,6 +95,8 @@ class Settings:
     tasks_queue_url: str = ""
     range_pages: int = 16
     work_prefix: str = "work/"
+    output_formats: tuple[str, ...] = ("txt", "json")  # ``sinks.formats.FORMATS``; an object's metadata may differ
+    event_bus: str = ""  # the EventBridge bus told of every document done or failed (``s3ocr.events``); "": none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -114,6 +127,8 @@ class Settings:
             tasks_queue_url=env.get("TASKS_QUEUE_URL", "").strip(),
             range_pages=_int(env, "RANGE_PAGES", cls.range_pages, minimum=1),
             work_prefix=env.get("WORK_PREFIX", "").strip() or cls.work_prefix,
+            output_formats=parse_formats(env.get("OUTPUT_FORMATS", ""), "OUTPUT_FORMATS") or cls.output_formats,
+            event_bus=env.get("EVENT_BUS_NAME", "").strip(),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **overrides) if overrides else settings

@@ -67,12 +67,18 @@ def test_a_long_scan_read_in_ranges_by_several_runtimes_is_the_single_invocation
         leftovers = local.output_keys("work/")
         dead_tasks = queue_depth(local.sqs, local.tasks_dead_letter_url)
         killed = local.workers[0].error
+        announced = [event for event in local.completion_events() if event["detail"]["key"] == KEY]
     # THEN the text is the single invocation's, page for page; nothing is left over or dead-lettered
     assert document["status"] == "ok" and document["pages_processed"] == PAGES
     assert [page["number"] for page in document["pages"]] == list(range(1, PAGES + 1))
     assert text == single.text
     assert leftovers == [] and dead_tasks == 0
     assert killed, "the killed runtime's invocation did not fail"
+    # AND the document was announced once, by the task that assembled it, with the pages the ranges read
+    [event] = announced
+    assert event["detail-type"] == "DocumentProcessed" and event["detail"]["status"] == "ok"
+    assert event["detail"]["pages"] == PAGES and event["detail"]["no_text_pages"] == 0
+    assert set(event["detail"]["outputs"]) == {"txt", "json"} and event["detail"]["mean_confidence"] > 0.8
     log = log_path.read_text(errors="replace")
     # AND the short invocations handed the rest of their ranges on; the duplicate and the stale event did nothing
     assert '"status":"handed_on"' in log

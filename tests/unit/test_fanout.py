@@ -107,7 +107,7 @@ def test_an_assembly_writes_what_one_invocation_writes(aws, tmp_path: Path):
         store.put("job", one)
     facts = {"source": SOURCE.to_dict(), "media_type": "application/pdf", "engine": {"name": "auto", "version": "t 5"},
              "languages": "eng", "page_count": 3, "pages": 3, "flags": ["javascript"]}
-    status = assemble("job", facts, store, S3Sink(s3, "out"), tmp_path, timings={})
+    status, _ = assemble("job", facts, store, S3Sink(s3, "out"), tmp_path, timings={})
     assert status == whole.status == "partial"
     assert s3.get_object(Bucket="out", Key="scans/long.pdf.txt")["Body"].read() == to_text_bytes(whole)
     assert s3.get_object(Bucket="out", Key="scans/long.pdf.json")["Body"].read() == to_json_bytes(

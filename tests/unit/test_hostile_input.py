@@ -24,7 +24,7 @@ from s3ocr.notifications import refs_from_payload
 from s3ocr.pages.pdf import PdfPages, check_rendered_size, expected_size, page_dpi, read_pdf_info
 from s3ocr.reliability import hostile
 from s3ocr.settings import Settings, recursion_risk
-from s3ocr.sinks.formats import OUTPUT_SUFFIXES
+from s3ocr.sinks.formats import DEFAULT_FORMATS, suffixes_of
 from s3ocr.sinks.local import LocalSink
 from s3ocr.sinks.s3 import S3Sink
 
@@ -82,8 +82,8 @@ def test_a_key_near_the_s3_limit_still_gets_its_outputs_under_a_cut_name():
         s3.create_bucket(Bucket="out")
         sink = S3Sink(s3, "out", prefix="ocr/")
         written = sink.write_result(_result(key))
-        assert all(len(name.encode()) <= keys.S3_KEY_BYTES for name in written)
-        assert sorted(written) == sorted([sink.key(key, ".txt"), sink.key(key, ".json")])
+        assert all(len(name.encode()) <= keys.S3_KEY_BYTES for name in written.values())
+        assert written == {"txt": sink.key(key, ".txt"), "json": sink.key(key, ".json")}
         document = json.loads(s3.get_object(Bucket="out", Key=sink.key(key, ".json"))["Body"].read())
         assert document["source"]["key"] == key  # the record names its source in full
         # a later failure of the same key replaces those outputs, under the same cut name
@@ -101,7 +101,7 @@ def test_the_local_sink_writes_nothing_outside_its_folder(tmp_path):
     assert not any(tmp_path.rglob("*.txt")) and not any(tmp_path.rglob("*.json"))
     long_name = "n" * 300 + ".png"  # a file name may have 255 bytes
     written = sink.write_result(_result(long_name))
-    assert all(len(Path(name).name.encode()) <= keys.FILE_NAME_BYTES for name in written)
+    assert all(len(Path(name).name.encode()) <= keys.FILE_NAME_BYTES for name in written.values())
 
 
 def test_the_cli_refuses_listed_keys_that_would_leave_the_output_folder(tmp_path, monkeypatch, capsys):
@@ -156,22 +156,23 @@ def test_a_malformed_payload_is_a_typed_permanent_error(payload):
 # --- recursion -------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("input_bucket", "input_prefix", "suffixes", "output_prefix", "loops"), [
-    ("docs", "", (), "", True),  # one bucket, everything watched: x.pdf.txt.error.json.error.json...
-    ("docs", "", (), "ocr/", True),  # the outputs land in the watched bucket all the same
-    ("docs", "in/", (), "", True),  # in/x.pdf -> in/x.pdf.txt, watched
-    ("docs", "in/", (), "in/ocr/", True),  # in/ocr/in/x.pdf.txt starts with in/
-    ("docs", "in/", (), "out/", False),  # out/in/x.pdf.txt is not under in/
-    ("docs", "", (".pdf", ".png"), "", False),  # a suffix filter no output matches
-    ("docs", "", (".json",), "", True),
-    ("other", "", (), "", False),  # another bucket
-    ("", "", (), "", False),  # not told what triggers the function
+@pytest.mark.parametrize(("input_bucket", "input_prefix", "suffixes", "output_prefix", "loops", "formats"), [
+    ("docs", "", (), "", True, DEFAULT_FORMATS),  # one bucket, everything watched: x.pdf.txt.error.json.error.json...
+    ("docs", "", (), "ocr/", True, DEFAULT_FORMATS),  # the outputs land in the watched bucket all the same
+    ("docs", "in/", (), "", True, DEFAULT_FORMATS),  # in/x.pdf -> in/x.pdf.txt, watched
+    ("docs", "in/", (), "in/ocr/", True, DEFAULT_FORMATS),  # in/ocr/in/x.pdf.txt starts with in/
+    ("docs", "in/", (), "out/", False, DEFAULT_FORMATS),  # out/in/x.pdf.txt is not under in/
+    ("docs", "", (".pdf", ".png"), "", False, DEFAULT_FORMATS),  # a suffix filter no output matches
+    ("docs", "", (".pdf", ".png"), "", True, ("txt", "pdf")),  # ... until searchable PDFs are written
+    ("docs", "", (".json",), "", True, DEFAULT_FORMATS),
+    ("other", "", (), "", False, DEFAULT_FORMATS),  # another bucket
+    ("", "", (), "", False, DEFAULT_FORMATS),  # not told what triggers the function
 ])
 def test_a_configuration_whose_outputs_trigger_the_function_is_found(input_bucket, input_prefix, suffixes,
-                                                                      output_prefix, loops):
+                                                                      output_prefix, loops, formats):
     settings = Settings(output_bucket="docs", output_prefix=output_prefix, input_bucket=input_bucket,
-                        input_prefix=input_prefix, input_suffixes=suffixes)
-    risk = recursion_risk(settings, OUTPUT_SUFFIXES)
+                        input_prefix=input_prefix, input_suffixes=suffixes, output_formats=formats)
+    risk = recursion_risk(settings, suffixes_of(settings.output_formats))
     assert (risk is not None) == loops
     if risk:
         assert "trigger it again" in risk and "OUTPUT_PREFIX" in risk

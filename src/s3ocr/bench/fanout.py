@@ -80,7 +80,7 @@ def measure(pages: int, range_pages: int, folder: Path) -> dict[str, float]:
         assembly_dir = folder / "assembly"
         assembly_dir.mkdir()
         ledger.claim_assembly(job.id, "assembler", 900)
-        status = assemble(job.id, tally.facts, store, S3Sink(s3, OUTPUT_BUCKET), assembly_dir, timings={})
+        status, _ = assemble(job.id, tally.facts, store, S3Sink(s3, OUTPUT_BUCKET), assembly_dir, timings={})
         store.remove(job.id)
         assembly = time.perf_counter() - started
         size = s3.head_object(Bucket=OUTPUT_BUCKET, Key="bench/long.pdf.json")["ContentLength"]

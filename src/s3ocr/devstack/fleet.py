@@ -19,7 +19,16 @@ from typing import IO, Any
 
 from s3ocr.devstack.event_source import SqsEventSource, queue_depth
 from s3ocr.devstack.servers import LambdaFunction, MotoServer
-from s3ocr.devstack.stack import INPUT_BUCKET, JOBS_TABLE, OUTPUT_BUCKET, create_jobs_table, create_resources
+from s3ocr.devstack.stack import (
+    EVENT_BUS,
+    INPUT_BUCKET,
+    JOBS_TABLE,
+    OUTPUT_BUCKET,
+    create_completion_events,
+    create_jobs_table,
+    create_resources,
+    receive_events,
+)
 
 TASKS_QUEUE = "s3ocr-page-ranges"
 TASKS_DEAD_LETTER_QUEUE = "s3ocr-page-ranges-dlq"
@@ -80,6 +89,7 @@ class Fleet:
     tasks_dead_letter_url: str
     workers: list[Worker]
     threads: list[threading.Thread]
+    completion_queue_url: str = ""
     input_bucket: str = INPUT_BUCKET
     output_bucket: str = OUTPUT_BUCKET
 
@@ -89,6 +99,9 @@ class Fleet:
 
     def read_output(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())
+
+    def completion_events(self, wait: float = 1.0) -> list[dict[str, Any]]:
+        return receive_events(self.sqs, self.completion_queue_url, wait)
 
     def busy(self) -> bool:
         return bool(queue_depth(self.sqs, self.queue_url) or queue_depth(self.sqs, self.tasks_url))
@@ -125,11 +138,12 @@ def fleet(size: int, function_env: dict[str, str] | None = None, timeouts: list[
         queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
         create_jobs_table(server.client("dynamodb"))
         tasks_url, tasks_dead = create_tasks_queue(sqs, visibility_timeout, max_receive_count)
+        completion_queue_url = create_completion_events(server.client("events"), sqs)
         env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET, "INPUT_BUCKET": INPUT_BUCKET,
                "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
                "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": str(max_receive_count),
                "DEAD_LETTER_QUEUE_URL": dead_letter_url, "JOBS_TABLE": JOBS_TABLE, "TASKS_QUEUE_URL": tasks_url,
-               **(function_env or {})}
+               "EVENT_BUS_NAME": EVENT_BUS, **(function_env or {})}
         with contextlib.ExitStack() as stack:
             workers = []
             for index in range(size):
@@ -143,7 +157,7 @@ def fleet(size: int, function_env: dict[str, str] | None = None, timeouts: list[
             for thread in threads:
                 thread.start()
             try:
-                yield Fleet(server, s3, sqs, queue_url, tasks_url, tasks_dead, workers, threads)
+                yield Fleet(server, s3, sqs, queue_url, tasks_url, tasks_dead, workers, threads, completion_queue_url)
             finally:
                 for worker in workers:
                     worker.stop.set()

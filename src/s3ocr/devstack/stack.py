@@ -20,6 +20,8 @@ OUTPUT_BUCKET = "s3ocr-output"
 QUEUE = "s3ocr-input-events"
 DEAD_LETTER_QUEUE = "s3ocr-input-events-dlq"
 JOBS_TABLE = "s3ocr-jobs"
+EVENT_BUS = "s3ocr-documents"
+COMPLETION_QUEUE = "s3ocr-completion-events"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class LocalStack:
     queue_url: str
     dead_letter_url: str
     events: SqsEventSource
+    completion_queue_url: str = ""
     input_bucket: str = INPUT_BUCKET
     output_bucket: str = OUTPUT_BUCKET
 
@@ -64,6 +67,34 @@ class LocalStack:
             return dict(json.loads(self.read_output(name))) if name in present else None
 
         return Outputs(sink.key(source_key, TEXT_SUFFIX) in present, read(JSON_SUFFIX), read(ERROR_SUFFIX))
+
+
+    def completion_events(self, wait: float = 1.0) -> list[dict[str, Any]]:
+        return receive_events(self.sqs, self.completion_queue_url, wait)
+
+
+def receive_events(sqs: Any, queue_url: str, wait: float = 1.0) -> list[dict[str, Any]]:
+    """The completion events on the sample rule's queue (each received once, then deleted)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=int(wait) if not found else 0).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def create_completion_events(events: Any, sqs: Any) -> str:
+    """The template's event bus and its sample rule: every s3ocr completion event to a queue; returns its URL."""
+    events.create_event_bus(Name=EVENT_BUS)
+    queue_url = sqs.create_queue(QueueName=COMPLETION_QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="s3ocr-completion", EventBusName=EVENT_BUS, EventPattern=json.dumps(
+        {"source": ["s3ocr"], "detail-type": ["DocumentProcessed", "DocumentFailed"]}))
+    events.put_targets(Rule="s3ocr-completion", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return str(queue_url)
 
 
 def create_resources(s3: Any, sqs: Any, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:
@@ -105,11 +136,13 @@ def local_stack(function_env: dict[str, str] | None = None, log: IO[bytes] | int
         s3, sqs = server.client("s3"), server.client("sqs")
         queue_url, dead_letter_url = create_resources(s3, sqs, visibility_timeout, max_receive_count)
         create_jobs_table(server.client("dynamodb"))
+        completion_queue_url = create_completion_events(server.client("events"), sqs)
         env = {"AWS_ENDPOINT_URL": server.endpoint, "OUTPUT_BUCKET": OUTPUT_BUCKET,
                "POWERTOOLS_SERVICE_NAME": "s3ocr", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
                "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": str(max_receive_count),
                "INPUT_BUCKET": INPUT_BUCKET, "DEAD_LETTER_QUEUE_URL": dead_letter_url, "JOBS_TABLE": JOBS_TABLE,
-               **(function_env or {})}
+               "EVENT_BUS_NAME": EVENT_BUS, **(function_env or {})}
         with LambdaFunction(env, log=log) as function:
             yield LocalStack(server=server, function=function, s3=s3, sqs=sqs, queue_url=queue_url,
-                             dead_letter_url=dead_letter_url, events=SqsEventSource(sqs, queue_url, function.invoke))
+                             dead_letter_url=dead_letter_url, events=SqsEventSource(sqs, queue_url, function.invoke),
+                             completion_queue_url=completion_queue_url)

@@ -8,7 +8,7 @@ from typing import Any
 from s3ocr import keys
 from s3ocr.errors import ConfigurationError
 from s3ocr.sinks import StoreSink
-from s3ocr.sinks.formats import OUTPUT_SUFFIXES, SUFFIX_ROOM
+from s3ocr.sinks.formats import DEFAULT_FORMATS, OUTPUT_SUFFIXES, SUFFIX_ROOM
 from s3ocr.sources import s3_errors
 
 
@@ -16,13 +16,14 @@ class S3Sink(StoreSink):
     """Writes ``s3://<bucket>/<prefix><source key><suffix>``; a source key too long for that (S3 keys are at most
     1,024 bytes) is cut and given a digest of itself (``keys.fit``); the ``.json`` names the source in full."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str = "", formats: tuple[str, ...] = DEFAULT_FORMATS) -> None:
         if len(prefix.encode()) > keys.S3_KEY_BYTES // 2:
             raise ConfigurationError(f"OUTPUT_PREFIX has {len(prefix.encode())} bytes: an output key needs room for "
                                      f"its source key within S3's {keys.S3_KEY_BYTES}")
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
+        self.formats = frozenset(formats)
 
     def stem(self, key: str) -> str:
         return keys.fit(key, keys.S3_KEY_BYTES - len(self.prefix.encode()) - SUFFIX_ROOM)
