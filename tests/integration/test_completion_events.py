@@ -3,6 +3,8 @@ sample rule sends them to a queue, and they are read back from it as a consumer 
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from s3ocr.devstack.stack import EVENT_BUS, create_completion_events
@@ -83,3 +85,39 @@ def test_an_event_the_bus_does_not_take_is_retried_with_its_document_not_left_un
     assert stack.events.drain().failed == 0
     [event] = _for_key(stack.completion_events(), "events/untold.png")
     assert event["detail-type"] == "DocumentProcessed" and event["detail"]["status"] == "ok"
+
+
+def test_an_object_asks_for_every_format_and_the_event_leads_to_each(stack, tmp_path):
+    # GIVEN a PDF uploaded with metadata naming every format
+    stack.completion_events(wait=0)
+    stack.s3.upload_file(str(RESOURCES / "linn.pdf"), stack.input_bucket, "events/every.pdf",
+                         ExtraArgs={"Metadata": {"ocr-formats": "txt,json,hocr,pdf,md,tsv"}})
+    assert stack.events.drain().failed == 0
+    # WHEN a consumer follows the event to the outputs
+    [event] = _for_key(stack.completion_events(), "events/every.pdf")
+    outputs = event["detail"]["outputs"]
+    assert set(outputs) == {"txt", "json", "hocr", "pdf", "md", "tsv"}
+    fetched = {name: stack.read_output(where["key"]) for name, where in outputs.items()}
+    # THEN each is there, of its kind, and says what the text says
+    text = fetched["txt"].decode()
+    assert "LinnSequencer" in text
+    assert fetched["pdf"].startswith(b"%PDF-")
+    pdf = tmp_path / "every.pdf"
+    pdf.write_bytes(fetched["pdf"])
+    extracted = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+    assert "".join(extracted.split()) == "".join(text.split())
+    assert b'class="ocr_page"' in fetched["hocr"] and b"LinnSequencer" in fetched["hocr"]
+    assert fetched["tsv"].decode().splitlines()[0].split("\t")[-1] == "text"
+    assert "LinnSequencer" in fetched["md"].decode()
+    head = stack.s3.head_object(Bucket=stack.output_bucket, Key=outputs["pdf"]["key"])
+    assert head["ContentType"] == "application/pdf"
+
+
+def test_an_unknown_format_in_metadata_is_that_objects_configuration_error(stack):
+    stack.completion_events(wait=0)
+    stack.s3.upload_file(str(RESOURCES / "linn.png"), stack.input_bucket, "events/odd.png",
+                         ExtraArgs={"Metadata": {"ocr-formats": "txt,docx"}})
+    assert stack.events.drain().failed == 0
+    [event] = _for_key(stack.completion_events(), "events/odd.png")
+    assert event["detail-type"] == "DocumentFailed" and event["detail"]["reason"] == "configuration"
+    assert "docx" in event["detail"]["message"]
