@@ -125,13 +125,16 @@ def _record_exhausted(ref: DocumentRef, error: TransientError) -> None:
 def _count_quality(quality: Quality) -> None:
     """How a document read, for the dashboard and the quality alarm: its mean word confidence and share of unsure
     words, and whether it reads poorly as a whole (``Quality.poor``), so that a rising share of silent or unsure
-    documents shows before anyone opens one."""
+    documents shows before anyone opens one. The alarm's two counts carry the service alone (not the engine, whose
+    name the template cannot know with its fallbacks)."""
     if quality.mean_confidence is not None:
         metrics.add_metric(name="MeanConfidence", unit=MetricUnit.Percent,
                            value=round(100 * quality.mean_confidence, 1))
         metrics.add_metric(name="LowConfidenceWords", unit=MetricUnit.Percent,
                            value=round(100 * (quality.low_confidence_words or 0.0), 1))
-    metrics.add_metric(name="PoorDocuments", unit=MetricUnit.Count, value=int(quality.poor))
+    for name, value in (("DocumentsRead", 1), ("PoorDocuments", int(quality.poor))):
+        with single_metric(name=name, unit=MetricUnit.Count, value=value):
+            pass
 
 
 def _count(name: str) -> None:

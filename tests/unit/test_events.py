@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from s3ocr.errors import EventsUnavailableError
-from s3ocr.events import AnnouncingSink, EventPublisher, failed
+from s3ocr.events import AnnouncingSink, EventPublisher, failed, processed
 from s3ocr.models import (
     LOW_CONFIDENCE,
     Box,
@@ -23,7 +23,9 @@ from s3ocr.models import (
     Word,
     quality_of,
 )
+from s3ocr.sinks import Reading
 from s3ocr.sinks.s3 import S3Sink
+from tests.conftest import load_event
 
 REF = DocumentRef("in", "a/scan.pdf", version_id="v1", etag="e1")
 
@@ -100,3 +102,15 @@ def test_a_refused_entry_is_a_transient_error():
 
     with pytest.raises(EventsUnavailableError, match="ThrottlingException"):
         EventPublisher(Refusing(), "docs").publish("DocumentProcessed", {"key": "k"})
+
+
+@pytest.mark.parametrize(("name", "kind"), [("eventbridge-document-processed.json", "DocumentProcessed"),
+                                            ("eventbridge-document-failed.json", "DocumentFailed")])
+def test_the_sample_events_have_the_shape_the_function_sends(name, kind):
+    sample = load_event(name)
+    if kind == "DocumentProcessed":
+        detail = processed(Reading.of(_result(_page(1, [0.9]))), "out", {"txt": "k.txt"})
+    else:
+        detail = failed(DocumentFailure(REF, "x", "X", "m"), "out", {"error": "k.error.json"})
+    assert sample["source"] == "s3ocr" and sample["detail-type"] == kind
+    assert set(sample["detail"]) == set(detail)

@@ -37,7 +37,8 @@ class FakeContext:
 def app(monkeypatch) -> ModuleType:
     environment = {"OUTPUT_BUCKET": "out-bucket", "POWERTOOLS_TRACE_DISABLED": "true", "MAX_RECEIVE_COUNT": "3",
                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                   "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr"}
+                   "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_METRICS_NAMESPACE": "S3Ocr",
+                   "POWERTOOLS_SERVICE_NAME": "s3ocr"}
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -50,6 +51,7 @@ def app(monkeypatch) -> ModuleType:
         s3.put_object(Bucket="in-bucket", Key="docs/a b.png", Body=(RESOURCES / "linn.png").read_bytes())
         monkeypatch.setattr(module, "S3", s3)
         monkeypatch.setattr(module, "SINK", S3Sink(s3, "out-bucket"))
+        monkeypatch.setattr(module, "OUTPUTS", module.SINK)
         yield module
 
 
@@ -115,6 +117,10 @@ def test_a_page_with_ink_and_no_text_is_counted_and_the_document_is_partial(app,
     assert result["status"] == "partial" and result["pages"][0]["status"] == "no_text_found"
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert any(entry.get("PagesNoTextFound") == [1.0] or entry.get("PagesNoTextFound") == 1.0 for entry in emitted)
+    # AND the document counts as a poor one for the quality alarm, under the service dimension alone
+    poor = [entry for entry in emitted if "PoorDocuments" in entry]
+    assert [entry["PoorDocuments"] for entry in poor] in ([1.0], [[1.0]])
+    assert poor[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]] and poor[0]["service"] == "s3ocr"
 
 
 def _raw_sqs_event(body: str) -> dict:
