@@ -178,4 +178,8 @@ def page_text(recognition: Recognition) -> tuple[tuple[Line, ...], str]:
     else:
         lines, text = recognition.lines, recognition.text
     clean = clean_text if has_cjk(text) else (lambda part: latin_punctuation(clean_text(part)))
-    return tuple(replace(line, text=clean(line.text)) for line in lines), clean(text).strip("\n")
+    # The words too, as far as a word alone can be (full-width letters, CJK punctuation on a Latin page): formats
+    # drawn from the words (the searchable PDF, hOCR, the TSV) say what the text says.
+    return tuple(replace(line, text=clean(line.text), words=tuple(replace(word, text=clean(word.text))
+                                                                    for word in line.words))
+                 for line in lines), clean(text).strip("\n")

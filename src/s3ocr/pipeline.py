@@ -190,9 +190,9 @@ def process_s3_object(
                 path, ref, metadata = fetch_s3_object(client, ref, work_dir, settings.max_bytes)
             if choose_engine is not None:
                 engine = choose_engine(ref, metadata)
+            formats = formats_for(metadata)  # a format the object names wrongly fails it before any page is read
             if planner is not None and (handed := planner(path, ref, engine)) is not None:
                 return handed
-            formats = formats_for(metadata)
             fetched = perf_counter()
             outcome: Outcome = process_file(path, ref, settings, engine, work_dir, observer)
             outcome.timings.update(fetch=round(fetched - started, 3), total=round(perf_counter() - started, 3))
