@@ -40,7 +40,7 @@ class Placement:
 
     def to_dict(self) -> dict[str, object]:
         return {"width": self.width, "height": self.height, "dpi": self.dpi,
-                "matrix": [round(value, 6) for value in self.matrix]}
+                "matrix": [round(value, 6) + 0.0 for value in self.matrix]}  # + 0.0: no "-0.0"
 
 
 def _quarter(turn: int, width: float, height: float) -> tuple[Matrix, float, float]:

@@ -176,6 +176,7 @@ class Quality:
     """How a document read: the signals a reviewer, a dashboard or an alarm looks at."""
 
     pages: int  # pages read (an empty page counts; a page the cap cut does not)
+    words: int
     mean_confidence: float | None  # over every word of the document, 0..1; None when it has no words
     low_confidence_words: float | None  # the share of its words under LOW_CONFIDENCE
     no_text_pages: int  # pages with ink and no text found in any reading
@@ -223,7 +224,7 @@ class QualityTally:
                  (word["confidence"] for line in page["lines"] for word in line["words"]))
 
     def quality(self) -> Quality:
-        return Quality(pages=self.pages,
+        return Quality(pages=self.pages, words=self.words,
                        mean_confidence=round(self.confidence / self.words, 4) if self.words else None,
                        low_confidence_words=round(self.low / self.words, 4) if self.words else None,
                        no_text_pages=self.no_text, failed_pages=self.failed, engines=tuple(sorted(self.engines)))
