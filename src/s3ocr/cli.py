@@ -64,7 +64,7 @@ EXIT_CODES = (
 )
 JSON_HELP = ("--json writes one JSON object per document on stdout (JSON Lines), and nothing else there: key, "
              "source, status (ok, partial, failed, refused, transient), pages, seconds, mean_confidence (0..1, "
-             "the mean of the pages'), no_text_pages, engine, outputs (format -> file written, with -o) and, "
+             "over every word), no_text_pages, engine, outputs (format -> file written, with -o) and, "
              "when the status is not ok, reason and message.")
 
 
