@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from s3ocr.errors import S3OcrError, TransientError
 from s3ocr.keys import printable
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult, PageResult, quality_of
+from s3ocr.pipeline import NullObserver
 
 # A document that was not read at all: its line is shown even with -q.
 UNREAD = frozenset({"failed", "refused", "transient"})
@@ -204,20 +205,11 @@ def is_terminal(stream: TextIO) -> bool:
     return stream.isatty() and os.environ.get("TERM", "") != "dumb"
 
 
-class QuietProgress:
+class QuietProgress(NullObserver):
     """``-q``: no bar, no summary; a line only for a document that could not be read. A pipeline ``Observer``."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-
-    def stage(self, name: str) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext()
-
-    def document_opened(self, ref: DocumentRef, pages: int) -> None:
-        return None
-
-    def page_done(self, page: PageResult) -> None:
-        return None
 
     def start(self, name: str) -> None:
         """The document ``name`` is about to be read."""
