@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from s3ocr.devstack.servers import REPO_ROOT
 from s3ocr.devstack.stack import local_stack
@@ -63,7 +64,20 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"\n===== {key}: NO OUTPUT =====")
                     failures += 1
+            _print_events(stack.completion_events())
     return 1 if failures else 0
+
+
+def _print_events(events: list[dict[str, Any]]) -> None:
+    """The completion events the bus sent to the sample rule's queue, as a workflow's next step receives them."""
+    print(f"\n===== {len(events)} completion event(s) on the bus, read from the sample rule's queue =====")
+    for event in events:
+        detail = event["detail"]
+        quality = (f"{detail['pages']} page(s), mean confidence {detail['mean_confidence']}, "
+                   f"{detail['no_text_pages']} with no text" if event["detail-type"] == "DocumentProcessed"
+                   else f"reason {detail['reason']}")
+        print(f"{event['detail-type']}: s3://{detail['bucket']}/{detail['key']} {detail['status']}: {quality}; "
+              f"outputs {', '.join(place['key'] for place in detail['outputs'].values())}")
 
 
 def fanout_demo(pages: int = 40, range_pages: int = 8, instances: int = 3) -> int:
