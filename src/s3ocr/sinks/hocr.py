@@ -73,7 +73,9 @@ def _bbox(box: PageBox) -> str:
 def _head(head: dict[str, Any]) -> str:
     tags = language_tags(head.get("languages") or "")
     engine = head.get("engine") or {}
-    system = f"{head.get('producer', 's3ocr')} ({engine.get('name', '')} {engine.get('version', '')})"
+    name, version = engine.get("name", ""), engine.get("version", "")
+    # "auto" names itself in its version ("auto: rapidocr ..., tesseract ..."): said once
+    system = f"{head.get('producer', 's3ocr')} ({version if version.startswith(name) else f'{name} {version}'})"
     return _HEAD.format(lang=_attribute(tags[0] if tags else "und"), title=_text(head["source"]["key"]),
                         system=_attribute(system), capabilities=CAPABILITIES, pages=head["pages_processed"],
                         langs=_attribute(" ".join(tags)))
