@@ -17,9 +17,10 @@ from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
 from s3ocr.errors import MalformedMessageError
 from s3ocr.fanout import PageStore, RangeTask, assemble, page_ranges, read_range
 from s3ocr.jobs import JobLedger, job_for
-from s3ocr.models import Box, DocumentRef, DocumentResult, EngineInfo, Line, PageResult, Word
+from s3ocr.models import Box, DocumentRef, DocumentResult, EngineInfo, Line, PageResult, Word, quality_of
 from s3ocr.settings import Settings
 from s3ocr.sinks.formats import page_document, result_document, to_json_bytes, to_text_bytes
+from s3ocr.sinks.local import LocalSink
 from s3ocr.sinks.s3 import S3Sink
 
 SOURCE = DocumentRef("in", "scans/long.pdf", version_id="v1", etag="e", size=10)
@@ -115,3 +116,27 @@ def test_an_assembly_writes_what_one_invocation_writes(aws, tmp_path: Path):
     store.remove("job")
     assert store.written("job") == set()
     assert json.loads(json.dumps(page_document(pages[0]))) == page_document(pages[0])
+
+
+def test_an_assembly_writes_the_other_formats_from_the_pages_and_says_how_the_document_read(aws, tmp_path: Path):
+    # GIVEN three pages in the store, as three range tasks would leave them
+    s3, _ = aws
+    pages = (page(1), page(2, status="no_text_found"), page(3))
+    whole = DocumentResult(source=SOURCE, media_type="application/pdf", engine=EngineInfo("auto", "t 5"),
+                           languages="eng", pages=pages, page_count=3)
+    store = PageStore(s3, "out", "work/")
+    for one in pages:
+        store.put("job", one)
+    facts = {"source": SOURCE.to_dict(), "media_type": "application/pdf", "engine": {"name": "auto", "version": "t 5"},
+             "languages": "eng", "page_count": 3, "pages": 3, "flags": []}
+    # WHEN the last task assembles the document in TSV and Markdown as well
+    status, quality = assemble("job", facts, store, S3Sink(s3, "out"), tmp_path, timings={},
+                               formats=("txt", "json", "tsv", "md"))
+    # THEN each is what one invocation would have written, drawn from the pages read back from the stored chunks
+    LocalSink(tmp_path / "one").write_result(whole, formats=("tsv", "md"))
+    for suffix in (".tsv", ".md"):
+        expected = (tmp_path / "one" / f"scans/long.pdf{suffix}").read_bytes()
+        assert s3.get_object(Bucket="out", Key=f"scans/long.pdf{suffix}")["Body"].read() == expected
+    # AND the quality is the whole document's: three pages, one with no text, three words at 0.9
+    assert status == "partial" and quality == quality_of(whole)
+    assert (quality.pages, quality.words, quality.no_text_pages, quality.mean_confidence) == (3, 3, 1, 0.9)
