@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 LANGUAGES = {"zh": "chi_sim+eng", "en": "eng"}
 DEFAULT_CONFIGS = ("bare-tesseract", "bare-ppocr", "auto")
 PAGE_TIMEOUT_S = 600.0
+# The cores a page may use in the pipeline (0: every core, the page read in bands as a one-page document is).
+# ``--workers 1`` with ``--jobs 1`` measures what a page costs on one core with nothing beside it.
+WORKERS = {"page": 0}
 # Real pages whose truth is in the annotators' reading order (their sources' README): CER is meaningful there.
 # Elsewhere (receipts, forms, scene text) the truth's order is a heuristic of its own.
 ORDERED_TRUTH = ("tess-", "omni-")
@@ -156,7 +159,7 @@ def read_pipeline(sample: Sample, config: str) -> tuple[str, str, dict]:
 
     with tempfile.TemporaryDirectory(prefix="s3ocr-bench-") as tmp:
         settings = Settings(languages=LANGUAGES[sample.lang], preprocess=recipe_for(config),
-                            page_timeout=PAGE_TIMEOUT_S, work_dir=Path(tmp))
+                            page_timeout=PAGE_TIMEOUT_S, work_dir=Path(tmp), workers=WORKERS["page"])
         source = ImagePages(sample.image, max_page_pixels=settings.max_page_pixels)
         # A one-page document: its page is the last, read by all cores at once when it can be.
         context = PageContext(source, Path(tmp), settings, _engine(engine_for(config), get_engine))
@@ -213,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path, nargs="+", help="folders with manifest.json, page images and truths")
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help="comma list (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="pages in parallel (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="cores a page may use in the pipeline (default: every core, in bands)")
     parser.add_argument("--only", default="", help="only pages whose image name contains this text")
     parser.add_argument("--details", type=Path, help="write every page's score, report and text as JSON")
     parser.add_argument("--languages", help="read every page with these languages (e.g. chi_sim+eng, the default "
@@ -220,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.languages:
         LANGUAGES.update(zh=args.languages, en=args.languages)
+    WORKERS["page"] = args.workers
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     scores: list[PageScore] = []
     for corpus_dir in args.corpus:
