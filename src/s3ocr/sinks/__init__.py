@@ -2,7 +2,9 @@
 
 A sink writes deterministic names derived from the source key, so a redelivered event rewrites the
 same objects, never duplicates them; a success removes a stale ``.error.json`` and a failure removes
-stale text, so the outputs always describe the latest attempt.
+stale outputs of every format, so the outputs always describe the latest attempt. Formats beyond the text and
+the ``.json`` are drawn from the ``.json``'s pages (``Reading``), so a document assembled from page ranges gets
+them as one invocation's does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from s3ocr.sinks.formats import (
     to_text_bytes,
 )
 
-ALL_FORMATS = frozenset(DEFAULT_FORMATS)
+DEFAULT_SINK_FORMATS = frozenset(DEFAULT_FORMATS)
 TEXT_TYPE = "text/plain; charset=utf-8"
 JSON_TYPE = "application/json"
 CONTENT_TYPES = {"txt": TEXT_TYPE, "json": JSON_TYPE, "hocr": "text/html; charset=utf-8", "pdf": "application/pdf",
@@ -105,7 +107,7 @@ class ReadingSink(Protocol):
 class StoreSink(ABC):
     """The write rules every store shares; a store only puts and deletes one named output."""
 
-    formats: frozenset[str] = ALL_FORMATS
+    formats: frozenset[str] = DEFAULT_SINK_FORMATS
 
     @abstractmethod
     def _put(self, name: str, data: bytes, content_type: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from s3ocr import keys
 from s3ocr.errors import UnsafeKeyError
-from s3ocr.sinks import ALL_FORMATS, StoreSink
+from s3ocr.sinks import DEFAULT_SINK_FORMATS, StoreSink
 from s3ocr.sinks.formats import SUFFIX_ROOM
 
 
@@ -18,7 +18,7 @@ class LocalSink(StoreSink):
     file system is cut like a long S3 key (``keys.fit``).
     """
 
-    def __init__(self, out_dir: Path, formats: frozenset[str] = ALL_FORMATS) -> None:
+    def __init__(self, out_dir: Path, formats: frozenset[str] = DEFAULT_SINK_FORMATS) -> None:
         self.out_dir = out_dir
         self.formats = formats
 
