@@ -484,3 +484,13 @@ def test_markdown_joins_cjk_lines_escapes_markup_and_marks_pages():
     assert markdown == ("<!-- page 1 -->\n\n中文的一段话\n\n---\n\n"
                         "<!-- page 2 -->\n\n\\# not a heading\n1\\. not a list\n\n\\<b\\>\n\n---\n\n"
                         "<!-- page 3 (failed) -->\n")
+
+
+def test_a_tall_line_of_mixed_sizes_is_no_heading_and_a_number_opens_no_list_without_a_space():
+    # GIVEN body text, and a line made tall by a stamp beside its word (a fax form's handwritten number)
+    lines = [_row(10, ("Please", 100), ("reply", 260)), _row(45, ("soon", 100), ("now.", 220)),
+             _line(_word("cooperation.", 100, 80, 240, 30), _word("2092117", 400, 60, 140, 75)),
+             _row(200, ("54.3%", 100), ("of", 220), ("all", 280))]
+    markdown = _render(write_markdown, _document(_page(lines))).decode()
+    # THEN it stays text, and "54.3%" is not escaped as if it were a list item ("1. item" is: see above)
+    assert "#" not in markdown and "cooperation. 2092117" in markdown and "\n54.3% of all" in markdown

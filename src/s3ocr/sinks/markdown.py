@@ -3,8 +3,8 @@
 The lines come in reading order; their boxes give the rest, measured against the page's median line height (a
 line box's height: the text size, give or take ascenders and descenders):
 
-- a short line clearly taller than the body text (``HEADING`` times the median) is a heading, ``#`` when it is
-  twice as tall, ``##`` otherwise;
+- a short line clearly taller than the body text (``HEADING`` times the median), its words of one size, is a
+  heading, ``#`` when it is twice as tall, ``##`` otherwise;
 - a gap between two lines of a third of a line height or more starts a paragraph (the lines of a paragraph are
   set closer than that, paragraphs and list items further apart), and so does a line that goes back up the page
   (the next column);
@@ -32,12 +32,14 @@ from s3ocr.sinks.placement import join_words, joins_tight
 HEADING = 1.4  # a heading is at least this many times the median line height
 TITLE = 2.0  # ... and a first-level heading this many
 SHORT_LINE = 60  # characters: a longer line is text, however tall
+MIXED_SIZES = 1.6  # a line whose tallest word is more than this many times its shortest is no heading
 PARAGRAPH_GAP = 1 / 3  # line heights between two lines that start a paragraph
 CELL_GAP = 1.5  # line heights between two words that split cells
 TABLE_ROWS = 3
 
 _INLINE = re.compile(r"([\\`*_\[\]<>|~]|&(?=#?\w+;))")
-_LINE_START = re.compile(r"^([#+=-])|^(\d+)([.)])")
+# "54.3%" opens no list: a number's mark is a list's only with a space (or nothing) after it
+_LINE_START = re.compile(r"^([#+=-])|^(\d+)([.)])(?=\s|$)")
 
 
 def escape(text: str) -> str:
@@ -104,9 +106,16 @@ def _table_length(rows: list[list[list[dict[str, Any]]]]) -> int:
     return length
 
 
+def _one_size(line: dict[str, Any]) -> bool:
+    """Whether a line's words are of one size: a heading's are. A stamp or a handwritten mark beside body text
+    makes a line tall without making it a heading."""
+    heights = [word["box"]["height"] for word in line["words"]]
+    return len(heights) < 2 or max(heights) <= MIXED_SIZES * min(heights)
+
+
 def _kind(line: dict[str, Any], median: float) -> str:
     ratio = line["box"]["height"] / median
-    if ratio >= HEADING and len(line["text"]) <= SHORT_LINE:
+    if ratio >= HEADING and len(line["text"]) <= SHORT_LINE and _one_size(line):
         return "heading1" if ratio >= TITLE else "heading2"
     return "paragraph"
 
