@@ -411,3 +411,32 @@ def test_checkov_catches_a_bucket_without_versioning(tools_bin, tmp_path):
     # WHEN checkov reads it THEN that check fails, and the custom checks still read the copy
     assert "CKV_AWS_21 AWS::S3::Bucket.OutputBucket" in run_checkov(path, tools_bin).failed
     assert all(not problems for _, problems in run_custom_checks(load_template(path)))
+
+
+def _metric_names_in_the_handler() -> set[str]:
+    handler = (ROOT / "handlers" / "ocr" / "app.py").read_text(encoding="utf-8")
+    return set(re.findall(r'"([A-Z][A-Za-z]+)"', handler))
+
+
+def test_the_dashboard_is_json_and_shows_metrics_the_function_emits():
+    body = resource(TEMPLATE, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    titles = [widget["properties"]["title"] for widget in widgets]
+    assert len(titles) == 7 and any("p95" in title for title in titles)
+    searched = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    direct = {row[1] for widget in widgets for row in widget["properties"]["metrics"]
+              if isinstance(row[0], str) and row[0] == "S3Ocr"}
+    assert searched | direct <= _metric_names_in_the_handler(), (searched | direct) - _metric_names_in_the_handler()
+    assert {"Documents", "Pages", "DocumentFailures", "SecondsPerPage", "MeanConfidence"} <= searched
+
+
+def test_the_quality_alarm_divides_poor_documents_by_documents_read_under_the_service_alone():
+    alarm = resource(TEMPLATE, "PoorDocumentsAlarm")
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {metric["MetricName"] for metric in stats.values()} == {"PoorDocuments", "DocumentsRead"}
+    assert {metric["MetricName"] for metric in stats.values()} <= _metric_names_in_the_handler()
+    assert all(metric["Dimensions"] == [{"Name": "service", "Value": "s3ocr"}] for metric in stats.values())
+    assert variables(TEMPLATE)["EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+    announce = next(p["Fn::If"][1]["Statement"][0] for p in function(TEMPLATE)["Policies"]
+                    if "Fn::If" in p and p["Fn::If"][0] == "HasEventBus")
+    assert announce["Action"] == "events:PutEvents" and "event-bus/${EventBusName}" in announce["Resource"]["Fn::Sub"]
