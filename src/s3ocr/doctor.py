@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from s3ocr.engines import ENGINES
-from s3ocr.secrets import SECRET_NAME_ENV
+from s3ocr.secrets import CREDENTIAL_VARIABLES, SECRET_NAME_ENV
 from s3ocr.settings import Settings
 
 APT = "apt-get install"
@@ -35,13 +35,6 @@ NEEDS: Mapping[str, frozenset[str]] = {
     "auto": frozenset({"tesseract", "rapidocr"}), "tesseract": frozenset({"tesseract"}),
     "rapidocr": frozenset({"rapidocr"}), "baidu": frozenset({"baidu"}), "tencent": frozenset({"tencent"}),
     "aliyun": frozenset({"aliyun"}), "textract": frozenset({"aws"}),
-}
-# The variables each cloud engine's credentials are read from (``s3ocr.secrets`` and the engines' modules, which
-# cannot be imported to ask them when their SDK is missing).
-CREDENTIALS: Mapping[str, tuple[str, ...]] = {
-    "baidu": ("BAIDU_API_KEY", "BAIDU_SECRET_KEY"),
-    "tencent": ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
-    "aliyun": ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
 }
 SDKS = {"tencent": "tencentcloud.ocr", "aliyun": "alibabacloud_ocr_api20210707"}
 
@@ -195,7 +188,7 @@ def check_sdk(family: str, needed: bool) -> Check:
 
 
 def check_credentials(family: str, needed: bool, env: Mapping[str, str]) -> Check:
-    names = CREDENTIALS[family]
+    names = CREDENTIAL_VARIABLES[family]
     secret = env.get(SECRET_NAME_ENV, "").strip()
     if secret:
         return Check(f"{family} credentials", True, f"from the Secrets Manager secret {SECRET_NAME_ENV} names "
@@ -237,7 +230,7 @@ def diagnose(settings: Settings, env: Mapping[str, str] | None = None) -> Diagno
         check_rapidocr_models("rapidocr" in needs),
         check_onnxruntime("rapidocr" in needs),
         *(check_sdk(family, family in needs) for family in SDKS),
-        *(check_credentials(family, family in needs, env) for family in CREDENTIALS),
+        *(check_credentials(family, family in needs, env) for family in CREDENTIAL_VARIABLES),
         check_aws("aws" in needs),
     ]
     return Diagnosis(settings.engine, settings.languages, tuple(checks))

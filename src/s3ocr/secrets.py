@@ -29,6 +29,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ocr.errors import ConfigurationError, EngineUnavailableError
 
 SECRET_NAME_ENV = "OCR_SECRET_NAME"
+# The names each cloud engine's two keys are read under (the environment, or the JSON secret above); ``s3ocr doctor``
+# asks for the same names without importing the engines, whose SDKs may be missing.
+CREDENTIAL_VARIABLES: Mapping[str, tuple[str, str]] = {
+    "baidu": ("BAIDU_API_KEY", "BAIDU_SECRET_KEY"),
+    "tencent": ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
+    "aliyun": ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+}
 LAMBDA_MARKER_ENV = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime in every function
 
 # Errors from Secrets Manager that retrying will not fix: the deployment must change.
@@ -121,9 +128,10 @@ class SecretSource:
 def baidu_credentials(source: SecretSource | None = None) -> BaiduCredentials:
     """Baidu keys from ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` (and optional ``BAIDU_APP_ID``)."""
     source = source or SecretSource()
-    found = source.require("BAIDU_API_KEY", "BAIDU_SECRET_KEY")
+    api_key, secret_key = CREDENTIAL_VARIABLES["baidu"]
+    found = source.require(api_key, secret_key)
     app_id = str(source.values().get("BAIDU_APP_ID", "")).strip()
-    return BaiduCredentials(api_key=found["BAIDU_API_KEY"], secret_key=found["BAIDU_SECRET_KEY"], app_id=app_id)
+    return BaiduCredentials(api_key=found[api_key], secret_key=found[secret_key], app_id=app_id)
 
 
 # --- keeping secrets out of logs -------------------------------------------------------------------------

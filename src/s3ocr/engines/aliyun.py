@@ -41,10 +41,10 @@ from s3ocr.errors import (
     S3OcrError,
 )
 from s3ocr.models import Box, Line, PageImage, Recognition
-from s3ocr.secrets import RedactingFilter, SecretSource
+from s3ocr.secrets import CREDENTIAL_VARIABLES, RedactingFilter, SecretSource
 
 ENDPOINT_ENV = "ALIYUN_OCR_ENDPOINT"
-ACCESS_KEY_ID_ENV, ACCESS_KEY_SECRET_ENV = "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+ACCESS_KEY_ID_ENV, ACCESS_KEY_SECRET_ENV = CREDENTIAL_VARIABLES["aliyun"]
 DEFAULT_ENDPOINT = "https://ocr-api.cn-hangzhou.aliyuncs.com"
 CONNECT_TIMEOUT = 5.0
 

@@ -40,10 +40,10 @@ from s3ocr.errors import (
     S3OcrError,
 )
 from s3ocr.models import Box, Line, PageImage, Recognition, mean_word_confidence
-from s3ocr.secrets import RedactingFilter, SecretSource
+from s3ocr.secrets import CREDENTIAL_VARIABLES, RedactingFilter, SecretSource
 
 ENDPOINT_ENV, REGION_ENV = "TENCENT_OCR_ENDPOINT", "TENCENTCLOUD_REGION"
-SECRET_ID_ENV, SECRET_KEY_ENV = "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"
+SECRET_ID_ENV, SECRET_KEY_ENV = CREDENTIAL_VARIABLES["tencent"]
 DEFAULT_ENDPOINT, DEFAULT_REGION = "https://ocr.tencentcloudapi.com", "ap-guangzhou"
 CONNECT_TIMEOUT = 5.0
 
