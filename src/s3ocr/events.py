@@ -21,6 +21,8 @@ from s3ocr.sinks import Reading, StoreSink
 SOURCE = "s3ocr"
 PROCESSED = "DocumentProcessed"
 FAILED = "DocumentFailed"
+
+
 def _source(ref: DocumentRef) -> dict[str, Any]:
     return {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag}
 

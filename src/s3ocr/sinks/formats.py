@@ -25,15 +25,15 @@ FORMATS = {
 }
 DEFAULT_FORMATS = ("txt", "json")
 OUTPUT_SUFFIXES = (*FORMATS.values(), ERROR_SUFFIX)
+# Bytes kept free for a suffix when a long key is cut to fit (``keys.fit``): every suffix, present or to come, fits
+# in it, so a key's outputs share one stem and a new format never renames the old ones.
+SUFFIX_ROOM = 32
+assert all(len(suffix.encode()) <= SUFFIX_ROOM for suffix in OUTPUT_SUFFIXES)
 
 
 def suffixes_of(formats: tuple[str, ...]) -> tuple[str, ...]:
     """The suffixes a deployment writing ``formats`` gives its outputs (an error record is always possible)."""
     return (*(FORMATS[name] for name in formats), ERROR_SUFFIX)
-# Bytes kept free for a suffix when a long key is cut to fit (``keys.fit``): every suffix, present or to come, fits
-# in it, so a key's outputs share one stem and a new format never renames the old ones.
-SUFFIX_ROOM = 32
-assert all(len(suffix.encode()) <= SUFFIX_ROOM for suffix in OUTPUT_SUFFIXES)
 
 
 def _line(line: Line) -> dict[str, Any]:
