@@ -161,19 +161,31 @@ def test_requests_keep_to_the_rate_budget_across_threads(cloud_case, page, monke
     monkeypatch.setenv("OCR_ENGINE_QPS", f"{cloud_case.engine.name}=8,other-engine=1000")
     monkeypatch.setenv("OCR_ENGINE_INSTANCES", "2")
     limiter_for.cache_clear()
+    limiter = limiter_for(cloud_case.engine.name)
+    slots: list[float] = []
+    reserve = limiter._reserve
+
+    def reserve_and_note() -> float:
+        wait = reserve()
+        slots.append(time.monotonic() + wait)
+        return wait
+
+    monkeypatch.setattr(limiter, "_reserve", reserve_and_note)
     # WHEN two threads read three pages each, and the service throttles one request (a retry costs a slot too)
     cloud_case.fake.fail_next("throttled")
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: cloud_case.engine.recognize(page, cloud_case.languages, timeout=30),
                                 range(6)))
-    # THEN every page is read, and the service saw the 7 requests spread at the budget's pace: 6 intervals
-    # of 0.25 s (a request's trip from its slot to the service adds jitter to single gaps, hence the margin)
+    # THEN every page is read; the 7 requests (6 pages and the retry) took 7 slots a quarter second apart;
+    # and no request reached the service before its slot: the k-th arrival comes after the k-th slot (a
+    # request's trip from its slot to the service only ever delays it, by however much a busy machine adds)
     assert all("LinnSequencer" in result.text for result in results)
     arrivals = sorted(request.received_at for request in cloud_case.fake.ocr_requests[warm_up:])
-    assert len(arrivals) == 7
-    assert arrivals[-1] - arrivals[0] >= 6 * 0.25 - 0.05, arrivals
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert min(gaps) >= 0.15, gaps
+    slots.sort()
+    assert len(arrivals) == len(slots) == 7
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+    assert min(gaps) >= 0.25 - 0.01, gaps
+    assert all(arrival >= slot - 0.01 for arrival, slot in zip(arrivals, slots, strict=True)), (arrivals, slots)
 
 
 def test_a_rate_slot_beyond_the_page_budget_is_transient_without_a_request(cloud_case, page, monkeypatch):
