@@ -8,9 +8,14 @@ Two questions, answered with different evidence:
    tilted. No OCR is needed, so it is cheap and works for any script. What it yields is a hypothesis
    (``quarter_turn``, ``usable_skew``): an axis barely sharper than the other, or a tilt at the edge of the
    search, is no measurement at all and is not acted on.
-2. *Which reading is the right way up* (``best_way``): the page is read as planned; when that reading is
+2. *Which way up*, for Latin script, from the ink too (``ascender_lean``): ascenders (b d f h k l t,
+   capitals, the dot of an i) stand above a line's x-height band more often than descenders (g j p q y) hang
+   below it, so the ink leans up on an upright line and down on one upside down. Measured on the real
+   English pages: +0.26 to +0.50 upright, -0.23 to -0.55 the same pages turned over. It decides only which
+   way the page is read first.
+3. *Which reading is the right way up* (``best_way``): the page is read as planned; when that reading is
    unsure, the other ways are read (turned 180 degrees, standing as it came, as it came), and the surest
-   reading wins. Reading decides; nothing guesses up from down without reading.
+   reading wins. Reading decides: a wrong first guess costs a reading, never the page.
 
 Angles: ``rotation`` is the clockwise turn, in degrees, applied to make the page upright; ``skew`` is the
 counter-clockwise tilt of the text lines that was removed.
@@ -121,6 +126,64 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW_DEG) -> Skew:
     sharpness = max(h_score, v_score) / max(min(h_score, v_score), 1e-12)
     # Transposing mirrors the tilt's sense; report it in the frame of the page turned upright.
     return Skew(vertical=vertical, angle=round(-angle if vertical else angle, 2), sharpness=round(sharpness, 3))
+
+
+# An ascender lean at or below minus this, over at least ``LEAN_MIN_LINES`` lines, and the page is read turned
+# over first. Real English pages measure +0.26 to +0.50 upright (receipts, forms, faxes, filings, a magazine
+# page), the rendered ones +0.36 to +0.60; the same pages upside down -0.23 to -0.63.
+LEAN_UPSIDE_DOWN = 0.15
+LEAN_MIN_LINES = 5
+# Analysis size: ~1,400 px across keeps a 300 dpi page's x-height near 10 px; strips this wide keep the
+# lines of neighbouring columns, which need not share baselines, apart.
+LEAN_WIDTH = 1400
+LEAN_STRIP = 160
+# A line band whose densest rows (the x-height band) fill more than this share of it has no distinct band:
+# capitals or digits only, or lines run together. It says nothing either way.
+LEAN_CORE_MAX = 0.7
+
+
+@dataclass(frozen=True)
+class Lean:
+    """Ink above the x-height bands of the lines minus ink below them, over both (-1..1); ``lines`` counted."""
+
+    value: float
+    lines: int
+
+    @property
+    def upside_down(self) -> bool:
+        return self.lines >= LEAN_MIN_LINES and self.value <= -LEAN_UPSIDE_DOWN
+
+
+def ascender_lean(gray: np.ndarray) -> Lean:
+    """Which way the ink of a page's text lines leans (lines across, deskewed): see the module doc, point 2.
+    Pictures, rules and specks are left out (blobs far taller or wider than the typical one, or tiny)."""
+    small, _ = _downscale(gray, LEAN_WIDTH)
+    mask = ink_mask(small).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return Lean(0.0, 0)
+    heights, widths, areas = (stats[:, index] for index in (cv2.CC_STAT_HEIGHT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_AREA))
+    typical = float(np.median(heights[1:][areas[1:] > 4])) if np.any(areas[1:] > 4) else 0.0
+    letters = (heights <= 4 * typical) & (widths <= 8 * typical) & (areas > 3)
+    letters[0] = False  # the background
+    ink = letters[labels]
+    above = below = 0.0
+    lines = 0
+    for left in range(0, ink.shape[1], LEAN_STRIP):
+        rows = ink[:, left:left + LEAN_STRIP].sum(axis=1).astype(np.float64)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], (rows > 0).astype(np.int8), [0]))))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            band = rows[start:end]
+            if end - start < 4 or band.sum() < 20:
+                continue
+            core = np.flatnonzero(band >= 0.5 * band.max())
+            if core[-1] - core[0] > LEAN_CORE_MAX * (end - start):
+                continue
+            above += float(band[:core[0]].sum())
+            below += float(band[core[-1] + 1:].sum())
+            lines += 1
+    total = above + below
+    return Lean(round((above - below) / total, 3) if total else 0.0, lines)
 
 
 def rotate_quarter(image: np.ndarray, rotation: int) -> np.ndarray:

@@ -13,10 +13,13 @@ search, an axis barely sharper than the other. The output JSON's ``preprocessing
 - uneven light measured (spread of the background brightness) -> divide by the background, for engines that
   need it (``Capabilities.reads_uneven_light``);
 - text lines clearly running down the page -> a quarter turn; tilted -> deskew (``s3ocr.orientation``);
+- Latin text whose ink leans down (descenders above the lines' x-height bands, not ascenders) -> turned over
+  (``orientation.ascender_lean``): the page is read that way first;
 - the line pitch -> the resolution to tell the engine for small text (``dpi``), and for files that state none
   (``dpi_estimate``); large text is scaled down to the pitch the engine reads best at (``scale``).
-Up or down is left to the reading: a page is read as planned and turned 180 degrees only when that reading is
-unsure, so upright pages (nearly all) pay nothing for the question.
+Up or down is otherwise left to the reading: a page is read as planned and turned 180 degrees only when that
+reading is unsure, so upright pages (nearly all) pay nothing for the question, and a Latin page the ink shows
+upside down is read once, not twice.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Measurements:
     lines_down: bool  # the sharper axis runs down the page
     skew: float  # tilt of the lines measured (degrees, counter-clockwise), whether removed or not
     line_pitch: float  # px between text lines, measured after the turn and the deskew (0: no lines found)
+    ascender_lean: float | None = None  # Latin languages: which way the lines' ink leans, up > 0 (orientation)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class PagePlan:
 
     recipe: str
     steps: tuple[str, ...]
-    rotation: int = 0  # clockwise quarter turn (0 or 90)
+    rotation: int = 0  # clockwise turn: 0 or 90, and 180 more for Latin text upside down
     skew: float = 0.0  # tilt removed, degrees counter-clockwise
     scale: float = 1.0  # the prepared image is this many times the size of the page as rendered
     dpi: int | None = None  # the resolution to tell the engine, for small text (None: the source's)
@@ -150,6 +154,22 @@ def prepare_auto(image: np.ndarray, languages: str, capabilities: Capabilities) 
         gray = orientation.rotate_small(gray, -tilt)
         steps.append("deskew")
         removed = tilt
+    across = skew.vertical == bool(rotation)  # the lines run across the image now
+    lean = orientation.ascender_lean(gray) if across and not preprocess.uses_cjk(languages) else None
+    if lean is not None and lean.upside_down:
+        # Turned over after the deskew: a half turn about the centre commutes with the deskew's rotation, so
+        # the plan is the same as turning first (``geometry.placement``), and the tilt needs no new measuring.
+        gray = orientation.rotate_quarter(gray, 180)
+        rotation = (rotation + 180) % 360
+        turn = f"rotate_{rotation}"
+        steps = [turn if step.startswith("rotate_") else step for step in steps]
+        if turn not in steps:
+            steps.insert(steps.index("deskew") if "deskew" in steps else len(steps), turn)
+    elif lean is not None and lean.value <= -orientation.LEAN_UPSIDE_DOWN / 2:  # leaning down, not clearly
+        rejected.append(Rejected("turn_over", lean.value, f"the ink leans down only {lean.value:+.2f} over "
+                                                          f"{lean.lines} lines (a turn needs "
+                                                          f"-{orientation.LEAN_UPSIDE_DOWN} over "
+                                                          f"{orientation.LEAN_MIN_LINES})"))
     pitch = preprocess.line_pitch(gray)
     scale = preprocess.reading_scale(pitch, capabilities.read_pitch)
     if scale < 1.0:
@@ -163,7 +183,8 @@ def prepare_auto(image: np.ndarray, languages: str, capabilities: Capabilities) 
                                                     f"resolution's body text ({preprocess.RESOLUTIONS[0]} dpi)"))
         dpi = estimate = None
     measured = Measurements(impulse_noise=noise, uneven_light=light, line_axis_sharpness=skew.sharpness,
-                            lines_down=skew.vertical, skew=skew.angle, line_pitch=round(pitch, 1))
+                            lines_down=skew.vertical, skew=skew.angle, line_pitch=round(pitch, 1),
+                            ascender_lean=None if lean is None else lean.value)
     plan = PagePlan(recipe="auto", steps=tuple(steps), rotation=rotation, skew=removed, scale=scale, dpi=dpi,
                     dpi_estimate=estimate, measurements=measured, rejected=tuple(rejected))
     return Prepared(gray, plan)

@@ -206,11 +206,10 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
         return settled(ways[-1])
 
     def standing() -> tuple[PageImage, int]:
-        import cv2
 
         if plan.rotation == 0:  # the plan left it standing
             return prepared, 0
-        pixels = cv2.rotate(prepared_pixels(), cv2.ROTATE_90_COUNTERCLOCKWISE)
+        pixels = orientation.rotate_quarter(prepared_pixels(), 360 - plan.rotation)
         return write_page(pixels, prepared.number, "vertical", prepared.dpi, work_dir, files), 0
 
     def turned_180() -> tuple[PageImage, int]:

@@ -99,3 +99,24 @@ def test_without_a_sure_reading_the_one_saying_most_surely_is_kept():
     assert orientation.best_way(ways, lambda way: orientation.is_sure(way.reading, 0.6)).name == "as_came"
     # AND an empty reading is never sure, even at full confidence
     assert not orientation.is_sure(way("x", "", 1.0).reading, 0.6)
+
+
+def test_latin_text_leans_up_and_turned_over_leans_down(resources):
+    # GIVEN a real English scan
+    import cv2
+
+    page = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_GRAYSCALE)
+    # WHEN the lean of its lines' ink is measured, upright and turned over
+    upright, over = orientation.ascender_lean(page), orientation.ascender_lean(orientation.rotate_quarter(page, 180))
+    # THEN ascenders outweigh descenders upright, the other way round turned over, past the margin, on many lines
+    assert upright.value > orientation.LEAN_UPSIDE_DOWN and not upright.upside_down
+    assert over.value < -orientation.LEAN_UPSIDE_DOWN and over.upside_down
+    assert upright.lines >= 50
+
+
+def test_bars_without_ascenders_and_a_blank_page_lean_neither_way():
+    # GIVEN "text" of even bars (no x-height band to stand above or hang below), and a blank page
+    bars, blank = striped_page(), np.full((300, 300), 255, np.uint8)
+    # WHEN measured  THEN neither is taken for a page upside down
+    assert not orientation.ascender_lean(bars[::-1]).upside_down
+    assert orientation.ascender_lean(blank) == orientation.Lean(0.0, 0)

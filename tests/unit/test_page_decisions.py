@@ -62,6 +62,36 @@ def test_a_tilt_at_the_edge_of_the_search_is_not_applied(resources, tmp_path, mo
     assert cer((resources / "linn.txt").read_text(encoding="utf-8"), page.text) < 0.1
 
 
+
+@pytest.mark.parametrize(("turn", "planned"), [(180, 180), (90, 270), (270, 90)])
+def test_a_latin_page_turned_over_or_sideways_is_read_the_right_way_first(resources, tmp_path, turn, planned):
+    # GIVEN the real two-column scan, fed upside down or sideways (its lines' ink leans down, or will once the
+    # lines are turned across)
+    path = tmp_path / f"linn-{turn}.png"
+    cv2.imwrite(str(path), orientation.rotate_quarter(cv2.imread(str(resources / "linn.png")), turn))
+    # WHEN it is read
+    page = read_one(path, tmp_path / "work", "tesseract")
+    # THEN the plan turns it upright from the ink alone (a half turn more when its lines lean down), and one
+    # reading settles it: nothing is read twice
+    report = page.preprocessing
+    assert report["rotation"] == planned and f"rotate_{planned}" in report["steps"]
+    lean = report["measurements"]["ascender_lean"]  # measured before the half turn, if any
+    assert lean < -orientation.LEAN_UPSIDE_DOWN if planned >= 180 else lean > orientation.LEAN_UPSIDE_DOWN
+    assert [way["way"] for way in report["read"]["tried"]] == ["as_planned"], report["read"]
+    assert page.status == "ok" and cer((resources / "linn.txt").read_text(encoding="utf-8"), page.text) < 0.1
+
+
+def test_an_upright_page_the_ink_wrongly_shows_upside_down_is_read_upright_all_the_same(resources, tmp_path,
+                                                                                       monkeypatch):
+    # GIVEN an upright page whose ink is measured, wrongly, as leaning down
+    monkeypatch.setattr(orientation, "ascender_lean", lambda gray: orientation.Lean(-0.5, 40))
+    # WHEN it is read  THEN the planned half turn reads unsure, the page turned back reads it, and that is kept
+    page = read_one(resources / "linn.png", tmp_path, "tesseract")
+    report = page.preprocessing
+    assert [way["way"] for way in report["read"]["tried"]] == ["as_planned", "turned_180"]
+    assert report["read"]["kept"] == "turned_180" and report["rotation"] == 0
+    assert page.status == "ok" and cer((resources / "linn.txt").read_text(encoding="utf-8"), page.text) < 0.1
+
 def ruled_form() -> np.ndarray:
     """An A4 form at 150 dpi with its ruling and boxes, and nothing written in it."""
     form = np.full((1754, 1240), 255, np.uint8)
