@@ -66,6 +66,23 @@ def test_load_corpus_reads_real_and_rendered_manifests(tmp_path):
     assert receipt.ordered_truth is False  # the truth's order is a heuristic: CER does not count
 
 
+
+def test_turned_copies_keep_the_truth_and_say_their_turn(tmp_path, resources):
+    # GIVEN a corpus page
+    sample = accuracy.Sample(image=resources / "linn.png", truth=resources / "linn.txt", lang="en", kind="scan",
+                             set="document")
+    # WHEN turned copies are made
+    copies = accuracy.turned([sample], [90, 180], tmp_path)
+    # THEN each is the page turned clockwise by its degrees, with the same truth, named by its turn
+    import cv2
+
+    original = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
+    quarter, half = (cv2.imread(str(copy.image), cv2.IMREAD_UNCHANGED) for copy in copies)
+    assert (quarter == cv2.rotate(original, cv2.ROTATE_90_CLOCKWISE)).all()
+    assert (half == original[::-1, ::-1]).all()
+    assert [copy.kind for copy in copies] == ["scan, turned 90", "scan, turned 180"]
+    assert {copy.truth for copy in copies} == {sample.truth}
+
 def score(lang: str, kind: str, config: str, value: float, image: str = "", text: str = "x", f1: float = 1.0,
           page_set: str = "rendered") -> PageScore:
     image = image or f"{lang}-{kind}.png"

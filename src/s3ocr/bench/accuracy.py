@@ -12,6 +12,9 @@ for real pages or ``degradation`` for rendered ones). Every page is read by ever
   render, plan, read, confirm, order, clean up) with that engine and preprocessing recipe (``raw`` is none);
   a one-page document, so read in bands by all cores when it can be.
 
+``--turned 90,180,270`` reads every page turned clockwise by each of those degrees instead (a scanner fed the
+page the wrong way round): the same truths, so the scores say what a wrong way up costs.
+
 Scores (``s3ocr.bench.scoring``): CER, bag-of-characters F1 and recall, per page, per kind and per language.
 CER counts only where the truth is in reading order (``ORDERED_TRUTH``); elsewhere the bag F1 does. Seconds
 are wall time, CPU seconds those of the process tree (Tesseract's worker processes included).
@@ -29,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,6 +92,22 @@ def load_corpus(corpus_dir: Path) -> list[Sample]:
                    kind=e.get("degradation") or e.get("kind", ""),
                    set="rendered" if "degradation" in e else e.get("set", "document"))
             for e in entries]
+
+
+def turned(samples: Sequence[Sample], turns: Sequence[int], folder: Path) -> list[Sample]:
+    """Copies of ``samples`` turned clockwise by each of ``turns`` (90, 180, 270), written to ``folder``."""
+    import cv2
+
+    from s3ocr.orientation import rotate_quarter
+
+    copies = []
+    for sample in samples:
+        image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
+        for turn in turns:
+            path = folder / f"{sample.image.stem}-turned{turn}.png"
+            cv2.imwrite(str(path), rotate_quarter(image, turn))
+            copies.append(replace(sample, image=path, kind=f"{sample.kind}, turned {turn}"))
+    return copies
 
 
 def recipe_for(config: str) -> str:
@@ -222,18 +241,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--details", type=Path, help="write every page's score, report and text as JSON")
     parser.add_argument("--languages", help="read every page with these languages (e.g. chi_sim+eng, the default "
                                             "OCR_LANGUAGES) instead of chi_sim+eng for Chinese, eng for English")
+    parser.add_argument("--turned", default="", help="read every page turned clockwise by each of these degrees "
+                                                     "instead (e.g. 90,180,270)")
     args = parser.parse_args(argv)
+    turns = [int(turn) for turn in args.turned.split(",") if turn.strip()]
+    if any(turn % 90 or not 0 < turn < 360 for turn in turns):
+        parser.error("--turned takes 90, 180 and 270")
     if args.languages:
         LANGUAGES.update(zh=args.languages, en=args.languages)
     WORKERS["page"] = args.workers
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     scores: list[PageScore] = []
-    for corpus_dir in args.corpus:
-        samples = [s for s in load_corpus(corpus_dir) if args.only in s.image.name]
-        found = run(samples, configs, args.jobs)
-        scores.extend(found)
-        print(f"## {corpus_dir} ({len(samples)} pages)\n", flush=True)
-        print(report(found, configs), flush=True)
+    with tempfile.TemporaryDirectory(prefix="s3ocr-turned-") as folder:
+        for corpus_dir in args.corpus:
+            samples = [s for s in load_corpus(corpus_dir) if args.only in s.image.name]
+            if turns:
+                samples = turned(samples, turns, Path(folder))
+            found = run(samples, configs, args.jobs)
+            scores.extend(found)
+            print(f"## {corpus_dir} ({len(samples)} pages{', turned ' + args.turned if turns else ''})\n",
+                  flush=True)
+            print(report(found, configs), flush=True)
     if args.details:
         args.details.write_text(json.dumps([asdict(s) for s in scores], ensure_ascii=False, indent=1),
                                 encoding="utf-8")
