@@ -7,7 +7,8 @@ reading is not settled reads the page other ways, in this order, and stops at th
 
 - ``standing``: a page whose lines ran down it (turned a quarter by the plan, or left standing when the axis
   was unclear) may be vertical CJK writing: read as it stood, in columns (``Engine.recognize_vertical``);
-- ``turned_180``: the plan never decides up from down; an upside-down page reads unsure;
+- ``turned_180``: the page turned over from the plan: up from down is decided by the plan only for Latin text
+  whose ink clearly leans down (``orientation.ascender_lean``); any other upside-down page reads unsure;
 - ``as_came``: the page before any of the plan's changes, at its own resolution: what a bare engine reads.
   A wrong quarter turn, a deskew by a wrong angle, a resolution misjudged, cannot leave a page blank or
   worse than bare: the better reading is kept (``orientation.best_way``).

@@ -238,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="cores a page may use in the pipeline (default: every core, in bands)")
     parser.add_argument("--only", default="", help="only pages whose image name contains this text")
+    parser.add_argument("--lang", choices=sorted(LANGUAGES), help="only pages in this language")
     parser.add_argument("--details", type=Path, help="write every page's score, report and text as JSON")
     parser.add_argument("--languages", help="read every page with these languages (e.g. chi_sim+eng, the default "
                                             "OCR_LANGUAGES) instead of chi_sim+eng for Chinese, eng for English")
@@ -254,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores: list[PageScore] = []
     with tempfile.TemporaryDirectory(prefix="s3ocr-turned-") as folder:
         for corpus_dir in args.corpus:
-            samples = [s for s in load_corpus(corpus_dir) if args.only in s.image.name]
+            samples = [s for s in load_corpus(corpus_dir)
+                       if args.only in s.image.name and args.lang in (None, s.lang)]
             if turns:
                 samples = turned(samples, turns, Path(folder))
             found = run(samples, configs, args.jobs)
