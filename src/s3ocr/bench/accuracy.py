@@ -103,6 +103,8 @@ def turned(samples: Sequence[Sample], turns: Sequence[int], folder: Path) -> lis
     copies = []
     for sample in samples:
         image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise SystemExit(f"{sample.image}: not an image OpenCV reads")
         for turn in turns:
             path = folder / f"{sample.image.stem}-turned{turn}.png"
             cv2.imwrite(str(path), rotate_quarter(image, turn))
