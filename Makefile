@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout clean
+.PHONY: help deps runtime venv rie model demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -15,7 +15,7 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make reliability-report - hostile inputs, fuzz, injected faults, template checks: the README's figures"
 
-deps: runtime venv rie
+deps: runtime venv rie model
 
 runtime:
 	@scripts/install-runtime.sh
@@ -27,6 +27,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+# PP-OCRv6's recogniser quantised to int8 (s3ocr.engines.quantize), from the float model the rapidocr wheel
+# ships, calibrated on the repository's own test pages: the same file on every machine, carried by the image.
+INT8_MODEL := src/s3ocr/engines/models/PP-OCRv6_rec_small.int8.onnx
+CALIBRATION_PAGES := $(addprefix tests/resources/,linn.png two-columns.png zh-clean.png zh-vertical.png)
+
+model: $(INT8_MODEL)
+
+$(INT8_MODEL): $(VENV)/.installed src/s3ocr/engines/quantize.py $(CALIBRATION_PAGES)
+	$(PY) -m s3ocr.engines.quantize $@ --pages $(CALIBRATION_PAGES)
 
 # The Lambda Runtime Interface Emulator ships inside the aws-sam-cli wheel: take just that file.
 rie: $(RIE)

@@ -23,20 +23,20 @@ export TOOLS_VENV IMAGE
 container-env:
 	@$(CONTAINER_ENV) up
 
-wheels:
+wheels: model
 	scripts/container-wheels.sh
 
 lock:
 	scripts/container-wheels.sh lock
 
-image:
+image: model
 	@eval "$$($(CONTAINER_ENV) up)" && scripts/container-build.sh
 
 sam-validate:
 	@$(CONTAINER_ENV) tools
 	SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam validate --lint --template-file template.yaml
 
-test-container: container-env
+test-container: container-env model
 	@eval "$$($(CONTAINER_ENV) env)" && $(PY) -m pytest tests/container -m container $(PYTEST_ARGS)
 
 image-report: image

@@ -1,0 +1,106 @@
+"""Build-time tool: PP-OCRv6's recogniser quantised to int8, from the float model the ``rapidocr`` wheel ships.
+
+Usage: ``python -m s3ocr.engines.quantize OUT --pages PAGE...`` (``make`` runs it into
+``src/s3ocr/engines/models/``; the image build refuses to go on without it). It needs the ``onnx`` package
+(the ``dev`` extra), which the function never imports: at run time the file is just another ONNX model.
+
+How, and why this way (measured on the crops of the real Chinese pages, one thread, float model beside):
+
+- *Static* quantisation (ONNX Runtime's ``quantize_static``, QDQ format): weights int8 per output channel,
+  activations uint8 with ranges measured beforehand (``MinMax``) on the text lines of ``--pages``. The
+  convolutions and matrix products run as int8 kernels: recognition took 45 % less CPU for the same text
+  (bag-of-characters F1 0.9896 against 0.9898). *Dynamic* quantisation, which ONNX Runtime's own tool does
+  without calibration, quantises the convolutions to ``ConvInteger``, which has no fast kernel: 3.3× slower.
+- The ranges come from the repository's own test pages (a real English scan, a rendered two-column page,
+  rendered Chinese lines), detected and cut as the engine does, so the model is rebuilt the same anywhere
+  without the evaluation corpus. Calibrated on rendered corpus pages instead, the scores were the same.
+- The float model is opset 11; the int8 bias of a per-channel convolution needs ``DequantizeLinear`` with an
+  axis (opset 13), so the graph is converted to opset 17 first. The character list stays in the model's
+  metadata, where RapidOCR reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+OPSET = 17
+
+
+def calibration_inputs(pages: Sequence[Path]) -> Iterator[Any]:
+    """The recogniser's input for every text line the engine's detector finds on ``pages``, one line at a time,
+    sized as the engine reads it (``rapidocr.Rec.rec_img_shape``: height 48, the line's own width)."""
+    import cv2
+
+    from s3ocr.engines.rapidocr import _Reader
+
+    reader = _Reader()
+    for page in pages:
+        image = cv2.imread(str(page), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"{page}: not an image OpenCV reads")
+        _, crops = reader.lines(image)
+        for crop in crops:
+            ratio = max(1.0, crop.shape[1] / crop.shape[0])
+            yield reader.recognizer.resize_norm_img(crop, ratio)[None]
+
+
+def quantize(source: Path, out: Path, pages: Sequence[Path]) -> None:
+    """Write ``source`` (the float recogniser) quantised to int8 as ``out``, calibrated on ``pages``."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    inputs = list(calibration_inputs(pages))
+    if not inputs:
+        raise SystemExit("no text lines found on the calibration pages")
+    name = onnx.load(str(source), load_external_data=False).graph.input[0].name
+
+    class Lines(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._lines = iter(inputs)
+
+        def get_next(self) -> dict[str, Any] | None:
+            line = next(self._lines, None)
+            return None if line is None else {name: line}
+
+    with tempfile.TemporaryDirectory(prefix="s3ocr-quantize-") as tmp:
+        inferred = Path(tmp) / "inferred.onnx"
+        quant_pre_process(str(source), str(inferred), skip_symbolic_shape=True)
+        converted = Path(tmp) / f"opset{OPSET}.onnx"
+        onnx.save(version_converter.convert_version(onnx.load(str(inferred)), OPSET), str(converted))
+        partial = out.with_name(out.name + ".partial")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        quantize_static(str(converted), str(partial), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=["Conv", "MatMul"])
+        os.replace(partial, out)  # whole or not at all: a half-written model never looks built
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from s3ocr.engines.rapidocr import REC_MODEL, model_dir
+
+    parser = argparse.ArgumentParser(prog="python -m s3ocr.engines.quantize", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="where to write the int8 recogniser")
+    parser.add_argument("--pages", type=Path, nargs="+", required=True, help="page images to calibrate on")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    quantize(model_dir() / REC_MODEL, args.out, args.pages)
+    print(f"{args.out}: {args.out.stat().st_size / 1e6:.1f} MB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""PP-OCRv6's int8 recogniser: built from the wheel's float model by ``s3ocr.engines.quantize`` (``make model``),
+read by the engine, and reading what the float model reads."""
+
+from __future__ import annotations
+
+import cv2
+import onnxruntime
+import pytest
+
+from s3ocr.bench.scoring import bag_of_characters
+from s3ocr.engines import rapidocr
+from s3ocr.engines.quantize import quantize
+from s3ocr.engines.rapidocr import REC_MODEL, REC_MODEL_INT8, RapidOcrEngine, model_dir, recogniser_model
+
+
+def test_the_engine_reads_with_the_int8_recogniser_make_built():
+    # GIVEN the set-up make runs (make model)  THEN the engine's recogniser is the int8 one, and it says so
+    assert recogniser_model().name == REC_MODEL_INT8
+    assert RapidOcrEngine().version.endswith("(PP-OCRv6 small, int8 recognition)")
+
+
+def read_lines(model, crops, reader) -> list[str]:
+    """Each crop read by ``model`` as the engine's recogniser reads it (RapidOCR's input sizing and decoding)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    texts = []
+    for crop in crops:
+        line = reader.recognizer.resize_norm_img(crop, max(1.0, crop.shape[1] / crop.shape[0]))[None]
+        probabilities = session.run(None, {session.get_inputs()[0].name: line})[0]
+        texts.append(reader.recognizer.postprocess_op(probabilities)[0][0][0])
+    return texts
+
+
+@pytest.mark.parametrize("page", ["linn.png", "zh-clean.png"])
+def test_the_int8_recogniser_reads_what_the_float_one_reads(resources, page):
+    # GIVEN the lines the engine's detector finds on a real English scan and on rendered Chinese lines
+    reader = rapidocr._Reader()
+    _, crops = reader.lines(cv2.imread(str(resources / page), cv2.IMREAD_COLOR))
+    # WHEN each line is read by the float model the wheel ships and by the int8 one
+    float_text = "\n".join(read_lines(model_dir() / REC_MODEL, crops, reader))
+    int8_text = "\n".join(read_lines(recogniser_model(), crops, reader))
+    # THEN the texts are all but the same, character for character
+    assert len(crops) >= 7
+    assert bag_of_characters(float_text, int8_text).f1 >= 0.99, (float_text, int8_text)
+
+
+def test_quantize_writes_a_model_with_int8_kernels_and_the_character_list(resources, tmp_path):
+    # GIVEN calibration on a page of rendered Chinese lines
+    out = tmp_path / "rec.int8.onnx"
+    # WHEN the float recogniser is quantised
+    quantize(model_dir() / REC_MODEL, out, [resources / "zh-clean.png"])
+    # THEN the model has quantised kernels, keeps the recogniser's character list, and is a quarter the size
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert "character" in session.get_modelmeta().custom_metadata_map
+    assert out.stat().st_size < (model_dir() / REC_MODEL).stat().st_size / 3
+    assert not list(tmp_path.glob("*.partial"))
+    import onnx
+
+    kinds = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= kinds
