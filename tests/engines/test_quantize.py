@@ -19,6 +19,13 @@ def test_the_engine_reads_with_the_int8_recogniser_make_built():
     assert RapidOcrEngine().version.endswith("(PP-OCRv6 small, int8 recognition)")
 
 
+def test_without_the_int8_recogniser_the_float_one_reads_and_the_version_says_so(tmp_path, monkeypatch):
+    # GIVEN an install where make model never ran  THEN the wheel's float recogniser is read, and named
+    monkeypatch.setattr(rapidocr, "QUANTISED_DIR", tmp_path)
+    assert recogniser_model() == model_dir() / REC_MODEL
+    assert RapidOcrEngine().version.endswith("(PP-OCRv6 small, float32 recognition)")
+
+
 def read_lines(model, crops, reader) -> list[str]:
     """Each crop read by ``model`` as the engine's recogniser reads it (RapidOCR's input sizing and decoding)."""
     options = onnxruntime.SessionOptions()

@@ -38,8 +38,19 @@ def test_everything_the_default_engine_needs_is_installed_here(capsys):
     assert lines["language"].startswith("ok") and "chi_sim, eng" in lines["language"]
     assert lines["poppler"].startswith("ok") and "pdftoppm, pdfinfo, pdftotext, pdfimages" in lines["poppler"]
     assert lines["PP-OCRv6"].startswith("ok") and "PP-OCRv6_det_small.onnx" in lines["PP-OCRv6"]
+    assert "PP-OCRv6_rec_small.int8.onnx" in lines["PP-OCRv6"]  # make model built the int8 recogniser
     assert lines["onnxruntime"].startswith("ok")
 
+
+def test_without_the_int8_recogniser_it_says_the_float_one_reads_and_how_to_build_it(tmp_path, monkeypatch, capsys):
+    # GIVEN an install where make model never ran (a plain pip install)
+    from s3ocr.engines import rapidocr
+
+    monkeypatch.setattr(rapidocr, "QUANTISED_DIR", tmp_path)
+    # WHEN the doctor runs  THEN PP-OCRv6 is still ok (the float recogniser reads), and it says how to build int8
+    assert main(["doctor", "--json"]) == 0
+    check = _checks(capsys)["PP-OCRv6 models"]
+    assert check["ok"] and "float32 recognition" in check["detail"] and "make model" in check["detail"]
 
 def test_without_tesseract_and_poppler_on_path_it_says_what_to_install(tmp_path):
     # GIVEN a PATH that holds python and nothing else
