@@ -14,6 +14,11 @@ How, and why this way (measured on the crops of the real Chinese pages, one thre
 - The ranges come from the repository's own test pages (a real English scan, a rendered two-column page,
   rendered Chinese lines), detected and cut as the engine does, so the model is rebuilt the same anywhere
   without the evaluation corpus. Calibrated on rendered corpus pages instead, the scores were the same.
+- Before quantising, the layer normalisations and GELUs are fused into one operator each (ONNX Runtime's
+  transformer fusions; ``fused``). ONNX Runtime fuses them itself in the float model, but not across the
+  quantised graph's ``DequantizeLinear`` nodes: unfused, they ran as a dozen element-wise operators each, 12 %
+  of a line's kernel time. Fused, the real pages through ``auto`` (two runs each, one core) took 10 % less CPU
+  on the Chinese pages and 4 % less on the English ones, and read the same (zh bag-F1 0.989, CER 0.092).
 - The float model is opset 11; the int8 bias of a per-channel convolution needs ``DequantizeLinear`` with an
   axis (opset 13), so the graph is converted to opset 17 first. The character list stays in the model's
   metadata, where RapidOCR reads it.
@@ -50,6 +55,21 @@ def calibration_inputs(pages: Sequence[Path]) -> Iterator[Any]:
             yield reader.recognizer.resize_norm_img(crop, ratio)[None]
 
 
+def fused(model: Any) -> Any:
+    """``model`` with its layer normalisations and GELUs written as one operator each (ONNX Runtime's own
+    fusions). ONNX Runtime fuses them itself when it loads a float model, but not once quantisation has put
+    ``DequantizeLinear`` nodes between their parts: they would run as a dozen element-wise operators each."""
+    from onnxruntime.transformers.fusion_gelu import FusionGelu
+    from onnxruntime.transformers.fusion_layernorm import FusionLayerNormalization
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    graph = OnnxModel(model)
+    FusionLayerNormalization(graph).apply()
+    FusionGelu(graph).apply()
+    graph.prune_graph()
+    return graph.model
+
+
 def quantize(source: Path, out: Path, pages: Sequence[Path]) -> None:
     """Write ``source`` (the float recogniser) quantised to int8 as ``out``, calibrated on ``pages``."""
     import onnx
@@ -80,7 +100,7 @@ def quantize(source: Path, out: Path, pages: Sequence[Path]) -> None:
         inferred = Path(tmp) / "inferred.onnx"
         quant_pre_process(str(source), str(inferred), skip_symbolic_shape=True)
         converted = Path(tmp) / f"opset{OPSET}.onnx"
-        onnx.save(version_converter.convert_version(onnx.load(str(inferred)), OPSET), str(converted))
+        onnx.save(fused(version_converter.convert_version(onnx.load(str(inferred)), OPSET)), str(converted))
         partial = out.with_name(out.name + ".partial")
         out.parent.mkdir(parents=True, exist_ok=True)
         quantize_static(str(converted), str(partial), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
