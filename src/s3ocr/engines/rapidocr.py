@@ -105,6 +105,41 @@ def recogniser_model() -> Path:
 
 
 _SESSION_OPTIONS = threading.Lock()
+_IMPORT = threading.Lock()
+# RapidOCR's registry of model URLs by engine, version and language: read at import into OmegaConf objects.
+MODEL_REGISTRY = "default_models.yaml"
+
+
+def import_rapidocr() -> None:
+    """Import RapidOCR with its registry of model URLs read as plain data.
+
+    RapidOCR reads ``default_models.yaml`` (85 kB) twice when imported, each time into an OmegaConf tree:
+    0.75 s of CPU, most of a reader's build (0.85 s) and of every cold instance's first PP-OCRv6 page. The
+    engine never looks a model up there (it names its models by path); what RapidOCR reads from it on the
+    way, the language aliases and model routes, it reads with ``.get`` and ``[]``, as from a dict. Parsed by
+    PyYAML (RapidOCR's own dependency, through OmegaConf) it takes 0.02 s. Only that file, only during the
+    import, and once a process."""
+    import sys
+
+    with _IMPORT:
+        if "rapidocr.main" in sys.modules:
+            return
+        import yaml
+        from omegaconf import OmegaConf
+
+        load = OmegaConf.load
+
+        def plain_registry(source: Any) -> Any:
+            if isinstance(source, (str, Path)) and Path(source).name == MODEL_REGISTRY:
+                with open(source, encoding="utf-8") as file:
+                    return yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            return load(source)
+
+        setattr(OmegaConf, "load", plain_registry)  # noqa: B010
+        try:
+            import rapidocr.main  # noqa: F401
+        finally:
+            setattr(OmegaConf, "load", load)  # noqa: B010
 
 
 @contextlib.contextmanager
@@ -134,6 +169,7 @@ class _Reader:
     """One detector and one recogniser, each on one thread; used by one page at a time."""
 
     def __init__(self) -> None:
+        import_rapidocr()
         from rapidocr import RapidOCR
 
         models = model_dir()
