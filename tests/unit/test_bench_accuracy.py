@@ -67,6 +67,21 @@ def test_load_corpus_reads_real_and_rendered_manifests(tmp_path):
 
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_warm_reading_times_only_the_second_reading_of_the_page(tmp_path, monkeypatch, warm):
+    # GIVEN a page whose readings are counted, and a CPU clock that advances one second per reading
+    (tmp_path / "t.txt").write_text("abc")
+    sample = accuracy.Sample(tmp_path / "p.png", tmp_path / "t.txt", "en", "scan")
+    readings: list[str] = []
+    monkeypatch.setattr(accuracy, "read", lambda page, config: readings.append(config) or ("abc", "ok", {}))
+    monkeypatch.setattr(accuracy, "tree_cpu_seconds", lambda: float(len(readings)))
+    # WHEN it is scored, warm or not
+    score = accuracy.score_page(sample, "auto", warm=warm)
+    # THEN a warm score read it once more, before, and timed one reading all the same
+    assert readings == ["auto"] * (2 if warm else 1)
+    assert score.cpu_seconds == 1.0 and score.f1 == 1.0
+
+
 def test_turned_copies_keep_the_truth_and_say_their_turn(tmp_path, resources):
     # GIVEN a corpus page
     sample = accuracy.Sample(image=resources / "linn.png", truth=resources / "linn.txt", lang="en", kind="scan",

@@ -12,6 +12,10 @@ for real pages or ``degradation`` for rendered ones). Every page is read by ever
   render, plan, read, confirm, order, clean up) with that engine and preprocessing recipe (``raw`` is none);
   a one-page document, so read in bands by all cores when it can be.
 
+``--warm`` reads each page once, untimed, before the reading that is timed and scored: the figures are then
+those of a warm instance, without the loading of models and Tesseract's workers that a process's first pages
+pay once (measured apart: the scaling model adds it per instance).
+
 ``--turned 90,180,270`` reads every page turned clockwise by each of those degrees instead (a scanner fed the
 page the wrong way round): the same truths, so the scores say what a wrong way up costs.
 
@@ -200,14 +204,21 @@ def _engine(name: str, make: Callable[[str], Engine]) -> Engine:
     return _engines[name]
 
 
-def score_page(sample: Sample, config: str) -> PageScore:
-    started, cpu = time.perf_counter(), tree_cpu_seconds()
+def read(sample: Sample, config: str) -> tuple[str, str, dict]:
     if config == "bare-tesseract":
-        text, status, report = read_bare_tesseract(sample)
-    elif config == "bare-ppocr":
-        text, status, report = read_bare_ppocr(sample)
-    else:
-        text, status, report = read_pipeline(sample, config)
+        return read_bare_tesseract(sample)
+    if config == "bare-ppocr":
+        return read_bare_ppocr(sample)
+    return read_pipeline(sample, config)
+
+
+def score_page(sample: Sample, config: str, warm: bool = False) -> PageScore:
+    """``sample`` read by ``config`` and scored; ``warm``: read once before, untimed, so that what the page
+    needs is loaded (models, Tesseract's workers), as in a warm instance, and only the page is timed."""
+    if warm:
+        read(sample, config)
+    started, cpu = time.perf_counter(), tree_cpu_seconds()
+    text, status, report = read(sample, config)
     seconds, cpu_seconds = time.perf_counter() - started, tree_cpu_seconds() - cpu
     truth = sample.truth.read_text(encoding="utf-8")
     bag = bag_of_characters(truth, text)
@@ -217,13 +228,13 @@ def score_page(sample: Sample, config: str) -> PageScore:
                      cpu_seconds=round(cpu_seconds, 2), status=status, report=report, text=text)
 
 
-def _score_job(job: tuple[Sample, str]) -> PageScore:
+def _score_job(job: tuple[Sample, str, bool]) -> PageScore:
     return score_page(*job)
 
 
-def run(samples: Sequence[Sample], configs: Sequence[str], jobs: int) -> list[PageScore]:
+def run(samples: Sequence[Sample], configs: Sequence[str], jobs: int, warm: bool = False) -> list[PageScore]:
     """Every page by every config; configs in separate processes so that each warms its own engines."""
-    work = [(sample, config) for config in configs for sample in samples]
+    work = [(sample, config, warm) for config in configs for sample in samples]
     if jobs <= 1:
         return [_score_job(job) for job in work]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -239,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="pages in parallel (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=0,
                         help="cores a page may use in the pipeline (default: every core, in bands)")
+    parser.add_argument("--warm", action="store_true",
+                        help="read each page once untimed before the timed reading: the seconds are a warm "
+                             "instance's, without the loading of models and workers the first pages pay")
     parser.add_argument("--only", default="", help="only pages whose image name contains this text")
     parser.add_argument("--lang", choices=sorted(LANGUAGES), help="only pages in this language")
     parser.add_argument("--details", type=Path, help="write every page's score, report and text as JSON")
@@ -261,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        if args.only in s.image.name and args.lang in (None, s.lang)]
             if turns:
                 samples = turned(samples, turns, Path(folder))
-            found = run(samples, configs, args.jobs)
+            found = run(samples, configs, args.jobs, args.warm)
             scores.extend(found)
             print(f"## {corpus_dir} ({len(samples)} pages{', turned ' + args.turned if turns else ''})\n",
                   flush=True)
