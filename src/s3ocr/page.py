@@ -89,11 +89,12 @@ def _read_page(context: PageContext, number: int) -> PageResult:
         if isinstance(prepared, PageResult):
             return prepared
         mark = perf_counter()
+        second_first = context.writing.asks_second_first()
         banded = (read_bands(prepared.band_pages, prepared.bands, settings, engine)
-                  if prepared.band_pages else None)
+                  if prepared.band_pages and not second_first else None)
         reading = read_page_image(prepared.plan, prepared.page, prepared.prepared, context.work_dir, files,
                                   settings, engine, first=banded, writing=context.writing, marks=prepared.marks,
-                                  all_languages=configured)
+                                  all_languages=configured, second_first=second_first)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":

@@ -37,6 +37,11 @@ from s3ocr.settings import Settings
 # A reading with fewer characters than this share of the marks on the page found little of what is there:
 # readings of the real and rendered corpus pages have 0.4-11 characters a mark (a CJK character is several).
 SPARSE_READING = 0.1
+# A document whose pages' first readings are replaced by the second opinion: after this many pages in a row,
+# the second engine is asked first, and every RECHECK_EVERY-th page is read the usual way (DocumentWriting).
+# On the real English forms and receipts, Tesseract's reading, thrown away, was 0.3-0.7 CPU-s of 0.9-1.9 a page.
+SECOND_FIRST_AFTER = 2
+RECHECK_EVERY = 8
 
 if TYPE_CHECKING:  # OpenCV and numpy load with the first page that needs OCR, never for born-digital ones
     import numpy as np
@@ -83,6 +88,12 @@ class DocumentWriting:
       English-page engines and costs (``auto``: Tesseract). That is a guess the reading confirms: a page that
       does not read settled so is read with every language next (``all_languages``), and the first page with
       CJK text ends the guess for the pages after it.
+    - Once ``SECOND_FIRST_AFTER`` pages in a row had their first reading replaced by a second opinion
+      (``Engine.reconsider``: ``auto`` asks PP-OCRv6 about unsure Tesseract readings of Latin pages; a
+      document of faxed forms or receipts), the next pages ask the second engine first
+      (``Engine.second_opinion``), and the first engine reads only a page whose second reading is not sure.
+      Every ``RECHECK_EVERY``-th page is read the usual way all the same, so that a document whose pages
+      change is noticed: a page the first engine reads sure ends the run.
     Only the cost changes: the readings tried and the rules that pick one are the same.
     """
 
@@ -90,7 +101,25 @@ class DocumentWriting:
         self.vertical = False
         self._pages = 0
         self._cjk = False
+        self._replaced = 0  # pages in a row whose first reading a second opinion replaced
+        self._second_first = 0  # pages asked the second engine first since the last page read the usual way
         self._lock = threading.Lock()
+
+    def asks_second_first(self) -> bool:
+        """Whether the next page is to ask the second engine first (see the class doc); called once a page."""
+        with self._lock:
+            if self._replaced < SECOND_FIRST_AFTER:
+                return False
+            self._second_first += 1
+            if self._second_first >= RECHECK_EVERY:
+                self._second_first = 0
+                return False
+            return True
+
+    def first_reading_replaced(self, replaced: bool) -> None:
+        """Whether a page's reading was the second engine's (asked first, or replacing the first engine's)."""
+        with self._lock:
+            self._replaced = self._replaced + 1 if replaced else 0
 
     def expects_columns(self, plan: PagePlan) -> bool:
         """Whether a page planned as ``plan`` is expected to read in columns."""
@@ -125,6 +154,7 @@ class PageReading:
     tried: tuple[Way, ...]
     second_opinion: str = ""  # the engine whose reading replaced the kept one, if any
     languages: str = ""  # the languages of the reading kept (and of the second opinion)
+    asked_first: bool = False  # the second engine was asked first, and no first reading was made
 
     def placement(self, plan: PagePlan, rendered: PageImage) -> Placement:
         """Where the boxes of this reading lie on the page as rendered (``s3ocr.geometry``)."""
@@ -152,17 +182,21 @@ class PageReading:
         }
         if self.second_opinion:
             report["read"]["second_opinion"] = self.second_opinion
+        if self.asked_first:
+            report["read"]["asked_first"] = True
         return report
 
 
 def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, work_dir: Path, files: list[Path],
                     settings: Settings, engine: Engine, first: Recognition | None = None,
                     writing: DocumentWriting | None = None, marks: int = 0,
-                    all_languages: str | None = None) -> PageReading:
+                    all_languages: str | None = None, second_first: bool = False) -> PageReading:
     """Read a prepared page (``first``: that reading, made in bands already) and confirm the plan by the
     reading, as the module doc says. ``as_came`` is the page as rendered, before the plan; ``marks`` the
     marks counted on it (``preprocess.ink``). ``all_languages``: the languages configured, when the page is
-    read with fewer (a document of Latin text so far, ``DocumentWriting``): that guess is checked first."""
+    read with fewer (a document of Latin text so far, ``DocumentWriting``): that guess is checked first.
+    ``second_first``: the second engine is asked first (``DocumentWriting``), and its sure, settled reading is
+    kept without a first one."""
     from s3ocr import orientation
     from s3ocr.layout import is_vertical_writing
     from s3ocr.orientation import Way
@@ -217,6 +251,13 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
         pixels = prepared_pixels()[::-1, ::-1]
         return write_page(pixels, prepared.number, "ocr180", prepared.dpi, work_dir, files), (plan.rotation + 180) % 360
 
+    if second_first and first is None:
+        opinion = engine.second_opinion(prepared, languages, timeout)
+        if opinion is not None and settled(asked := Way("as_planned", plan.rotation, opinion)):
+            if writing is not None:
+                writing.first_reading_replaced(True)
+            return PageReading(opinion, prepared, asked.name, asked.rotation, (asked,), opinion.engine, languages,
+                               asked_first=True)
     done = False
     if vertical and first is None and writing is not None and writing.expects_columns(plan):
         done = attempt("standing", standing, engine.recognize_vertical)
@@ -244,6 +285,8 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
     reconsidered = engine.reconsider(image, kept_languages, timeout, recognition)
     if reconsidered is not recognition:
         recognition, second = reconsidered, reconsidered.engine
+    if writing is not None:
+        writing.first_reading_replaced(bool(second))
     return PageReading(recognition, image, kept.name, kept.rotation, tuple(ways), second, kept_languages)
 
 

@@ -123,3 +123,21 @@ def test_chinese_pages_get_no_second_opinion():
     auto, first, second = make_pair(0.2, 0.99)
     reading = first.recognize(PAGE, "chi_sim+eng", 5)
     assert auto.reconsider(PAGE, "chi_sim+eng", 5, reading) is reading and second.calls == []
+
+
+def test_the_second_engine_asked_first_answers_only_when_sure():
+    # GIVEN a sure second engine for English  WHEN it is asked first  THEN its reading, and the first engine idle
+    auto, first, second = make_pair(0.7, 0.97)
+    asked = auto.second_opinion(PAGE, "eng", 5)
+    assert asked is not None and (asked.text, asked.engine) == ("read by rapidocr", "rapidocr")
+    assert first.calls == [] and len(second.calls) == 1
+
+
+@pytest.mark.parametrize(("languages", "second", "error"), [
+    ("eng", 0.5, None),  # not sure
+    ("eng", 0.99, ConfigurationError("does not read deu")),  # does not read the languages
+    ("chi_sim+eng", 0.99, None),  # no second engine for Chinese
+])
+def test_no_sure_second_reading_is_none(languages, second, error):
+    auto, _, _ = make_pair(0.7, second, error)
+    assert auto.second_opinion(PAGE, languages, 5) is None

@@ -3,6 +3,7 @@ surest is kept, and the page as it came is always among them when the plan chang
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -215,3 +216,63 @@ def test_a_document_of_latin_text_so_far_is_read_with_its_latin_languages():
     # AND once a page with Chinese is read, the document is read with every language again
     writing.read("打印匹配给定模式的行")
     assert writing.languages("chi_sim+eng") == "chi_sim+eng"
+
+
+class ReplacingEngine(WayEngine):
+    """A first engine whose readings a second opinion replaces: ``opinion`` is the second engine's reading."""
+
+    def __init__(self, answers: dict[str, Recognition], opinion: Recognition | None) -> None:
+        super().__init__(answers)
+        self.opinion = opinion
+        self.asked: list[str] = []
+
+    def reconsider(self, page, languages, timeout, first):
+        self.asked.append("reconsider")
+        return self.opinion if self.opinion is not None and first.mean_confidence != SURE else first
+
+    def second_opinion(self, page, languages, timeout):
+        self.asked.append("second_opinion")
+        return self.opinion
+
+
+def test_a_page_asked_the_second_engine_first_keeps_its_sure_reading_without_a_first_one(tmp_path):
+    # GIVEN a document whose pages' first readings were being replaced, and a sure second reading
+    engine = ReplacingEngine({"ocr": reading("unsure fax text", 0.7)},
+                             opinion=replace(reading("sure fax text", SURE), engine="other"))
+    writing = DocumentWriting()
+    # WHEN a page is read asking the second engine first
+    result = read(tmp_path, PLAIN, engine, writing=writing, second_first=True)
+    # THEN the first engine read nothing, the second's reading is kept, and the record says so
+    assert engine.reads == [] and engine.asked == ["second_opinion"]
+    assert result.recognition.text == "sure fax text" and result.way == "as_planned"
+    assert result.report(PLAIN)["read"] == {"kept": "as_planned", "second_opinion": "other", "asked_first": True,
+                                            "tried": [{"way": "as_planned", "confidence": SURE, "characters": 13}]}
+
+
+@pytest.mark.parametrize("opinion", [None, reading("", 0.0)])
+def test_without_a_sure_second_reading_the_page_is_read_the_usual_way(tmp_path, opinion):
+    # GIVEN a second engine with no sure reading of the page (None), or one that reads nothing
+    engine = ReplacingEngine({"ocr": reading("clean page text", SURE)}, opinion=opinion)
+    # WHEN the page is read asking the second engine first  THEN the first engine reads it as it would have
+    result = read(tmp_path, PLAIN, engine, writing=DocumentWriting(), second_first=True)
+    assert engine.reads == ["ocr"] and result.recognition.text == "clean page text"
+    assert "asked_first" not in result.report(PLAIN)["read"]
+
+
+def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_rechecks_every_eighth():
+    writing = DocumentWriting()
+    # GIVEN no page read yet, then one page whose first reading was replaced  THEN the usual way
+    assert not writing.asks_second_first()
+    writing.first_reading_replaced(True)
+    assert not writing.asks_second_first()
+    # WHEN a second page in a row is replaced  THEN the next seven pages ask the second engine first, the eighth
+    # is read the usual way, and so on while pages keep being replaced
+    writing.first_reading_replaced(True)
+    asked = []
+    for _ in range(16):
+        asked.append(writing.asks_second_first())
+        writing.first_reading_replaced(True)
+    assert asked == [True] * 7 + [False] + [True] * 7 + [False]
+    # WHEN a page reads sure with the first engine  THEN the run ends: the next pages are read the usual way
+    writing.first_reading_replaced(False)
+    assert not writing.asks_second_first()

@@ -93,16 +93,29 @@ class AutoEngine:
 
     def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
         """The second engine's reading of ``page`` when the first's is less sure than ``SECOND_OPINION_BELOW``
-        (or empty) and the second's is sure; else ``reading``."""
-        name = self._second_opinion.get(primary_language(languages))
-        if name is None or (reading.text.strip() and (reading.mean_confidence or 0.0) >= SECOND_OPINION_BELOW):
+        (or empty) and the second's is sure (or the first's empty); else ``reading``."""
+        if reading.text.strip() and (reading.mean_confidence or 0.0) >= SECOND_OPINION_BELOW:
             return reading
+        asked = self._ask_second(page, languages, timeout)
+        if asked is None:
+            return reading
+        second, sure = asked
+        return second if second.text.strip() and (sure or not reading.text.strip()) else reading
+
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        asked = self._ask_second(page, languages, timeout)
+        return asked[0] if asked is not None and asked[1] else None
+
+    def _ask_second(self, page: PageImage, languages: str, timeout: float) -> tuple[Recognition, bool] | None:
+        """The second engine's reading of ``page`` and whether it is sure (with text); ``None`` when
+        ``languages`` have no second engine, or it does not read them."""
+        name = self._second_opinion.get(primary_language(languages))
+        if name is None:
+            return None
         other = self._engine(name)
         try:
             second = other.recognize(page, languages, timeout)
         except ConfigurationError:  # it does not read these languages: the first reading stands
-            return reading
+            return None
         sure = (second.mean_confidence or 0.0) >= other.capabilities(languages).sure_confidence
-        if second.text.strip() and (sure or not reading.text.strip()):
-            return replace(second, engine=second.engine or other.name)
-        return reading
+        return replace(second, engine=second.engine or other.name), sure and bool(second.text.strip())

@@ -70,6 +70,12 @@ class Engine(Protocol):
         """A second opinion on an unsure ``reading`` of ``page``: a better reading, or ``reading`` itself."""
         ...
 
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        """The reading of ``page`` by the engine ``reconsider`` would ask, when that reading is sure; ``None``
+        when there is no such engine for ``languages`` or its reading is not sure. Asked instead of a first
+        reading that is expected to be replaced (``reading.DocumentWriting``)."""
+        ...
+
 
 class BaseEngine:
     """Defaults for what an engine need not do: no capabilities beyond reading, nothing to prewarm, vertical
@@ -91,3 +97,6 @@ class BaseEngine:
 
     def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
         return reading
+
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        return None

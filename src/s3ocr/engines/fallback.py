@@ -60,6 +60,9 @@ class FallbackEngine:
     def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
         return self.engines[0].reconsider(page, languages, timeout, reading)
 
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+        return self.engines[0].second_opinion(page, languages, timeout)
+
     def _first_that_can(self, page: PageImage, languages: str, timeout: float,
                         method: Callable[[Engine], Callable[[PageImage, str, float], Recognition]]) -> Recognition:
         deadline = Deadline(timeout)
