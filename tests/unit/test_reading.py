@@ -259,20 +259,20 @@ def test_without_a_sure_second_reading_the_page_is_read_the_usual_way(tmp_path, 
     assert "asked_first" not in result.report(PLAIN)["read"]
 
 
-def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_rechecks_every_eighth():
+def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_rechecks_every_fourth():
     writing = DocumentWriting()
     # GIVEN no page read yet, then one page whose first reading was replaced  THEN the usual way
     assert not writing.asks_second_first()
     writing.first_reading_replaced(True)
     assert not writing.asks_second_first()
-    # WHEN a second page in a row is replaced  THEN the next seven pages ask the second engine first, the eighth
+    # WHEN a second page in a row is replaced  THEN the next three pages ask the second engine first, the fourth
     # is read the usual way, and so on while pages keep being replaced
     writing.first_reading_replaced(True)
     asked = []
-    for _ in range(16):
+    for _ in range(8):
         asked.append(writing.asks_second_first())
         writing.first_reading_replaced(True)
-    assert asked == [True] * 7 + [False] + [True] * 7 + [False]
+    assert asked == [True] * 3 + [False] + [True] * 3 + [False]
     # WHEN a page reads sure with the first engine  THEN the run ends: the next pages are read the usual way
     writing.first_reading_replaced(False)
     assert not writing.asks_second_first()
