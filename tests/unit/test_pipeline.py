@@ -241,3 +241,42 @@ def test_pages_after_english_ones_are_read_with_the_latin_languages_until_chines
     assert [page.preprocessing["languages"] for page in outcome.pages] == ["chi_sim+eng", "eng", "chi_sim+eng",
                                                                          "chi_sim+eng", "chi_sim+eng"]
     assert outcome.pages[2].preprocessing["read"]["kept"] == "all_languages" and "打印" in outcome.pages[2].text
+
+
+class ReplacedEngine(FakeEngine):
+    """A local engine whose every reading a second engine replaces (a document of faxed forms under ``auto``)."""
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=Capabilities(local=True))
+        self.asked_first: list[int] = []
+
+    def _second(self, page):
+        from s3ocr.models import Box, Line, Recognition, Word
+
+        text = f"second {page.number}"
+        word = Word(text, Box(1, 2, 3, 4), 0.95)
+        return Recognition(text, (Line(text, Box(1, 2, 3, 4), 0.95, (word,)),), 0.95, engine="second")
+
+    def reconsider(self, page, languages, timeout, reading):
+        return self._second(page)
+
+    def second_opinion(self, page, languages, timeout):
+        with self._lock:
+            self.asked_first.append(page.number)
+        return self._second(page)
+
+
+def test_a_document_whose_readings_are_all_replaced_asks_the_second_engine_first(tmp_path):
+    # GIVEN a 7-page document read one page at a time, every first reading of which the second engine replaces
+    engine = ReplacedEngine()
+    outcome = process_local_file(_tiff(tmp_path, 7), DocumentRef("", "doc.tif"), _settings(tmp_path, workers=1),
+                                 engine)
+    # THEN pages 1-2 are read by the first engine; pages 3-5 and 7 ask the second engine first and the first reads
+    # nothing; page 6, the fourth since, is read the usual way to notice a change; every page has the second text
+    assert isinstance(outcome, DocumentResult)
+    assert sorted(page.number for page in engine.seen) == [1, 2, 6]
+    assert engine.asked_first == [3, 4, 5, 7]
+    assert [page.text for page in outcome.pages] == [f"second {n}" for n in range(1, 8)]
+    assert [bool(page.preprocessing["read"].get("asked_first")) for page in outcome.pages] == \
+        [False, False, True, True, True, False, True]
+    assert all(page.preprocessing["read"]["second_opinion"] == "second" for page in outcome.pages)
