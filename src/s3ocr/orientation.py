@@ -155,6 +155,12 @@ class Lean:
         return self.lines >= LEAN_MIN_LINES and self.value <= -LEAN_UPSIDE_DOWN
 
 
+def runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D array, end exclusive: bands of inked rows, gaps, gutters."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 def ascender_lean(gray: np.ndarray) -> Lean:
     """Which way the ink of a page's text lines leans (lines across, deskewed): see the module doc, point 2.
     Pictures, rules and specks are left out (blobs far taller or wider than the typical one, or tiny)."""
@@ -172,8 +178,7 @@ def ascender_lean(gray: np.ndarray) -> Lean:
     lines = 0
     for left in range(0, ink.shape[1], LEAN_STRIP):
         rows = ink[:, left:left + LEAN_STRIP].sum(axis=1).astype(np.float64)
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], (rows > 0).astype(np.int8), [0]))))
-        for start, end in zip(edges[::2], edges[1::2], strict=True):
+        for start, end in runs(rows > 0):
             band = rows[start:end]
             if end - start < 4 or band.sum() < 20:
                 continue

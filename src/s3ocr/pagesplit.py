@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from s3ocr.orientation import runs
+
 # Measured on a copy this many times smaller: 300-dpi text lines stay 8+ rows apart.
 SCALE = 4
 # Rows count as blank with at most this share of their pixels inked (scanner specks, a ruled margin).
@@ -42,12 +44,6 @@ class Band:
     bottom: int  # exclusive
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of each run of True, end exclusive."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
 def has_columns(ink: np.ndarray) -> bool:
     """Whether a blank vertical gutter runs through the text from its top to its bottom."""
     cols: np.ndarray = np.asarray(ink.any(axis=0))
@@ -55,7 +51,7 @@ def has_columns(ink: np.ndarray) -> bool:
     if len(inked) < 2:
         return False
     left, right = inked[0], inked[-1] + 1
-    widest = max((end - start for start, end in _runs(~cols[left:right])), default=0)
+    widest = max((end - start for start, end in runs(~cols[left:right])), default=0)
     return widest >= GUTTER * (right - left)
 
 
@@ -75,7 +71,7 @@ def bands(gray: np.ndarray, parts: int) -> list[Band]:
     if len(text_rows) < 2 or has_columns(ink[text_rows[0]:text_rows[-1] + 1]):
         return whole
     top, bottom = int(text_rows[0]), int(text_rows[-1]) + 1
-    gaps = [(top + start, top + end) for start, end in _runs(~text[top:bottom]) if (end - start) * SCALE >= MIN_GAP_PX]
+    gaps = [(top + start, top + end) for start, end in runs(~text[top:bottom]) if (end - start) * SCALE >= MIN_GAP_PX]
     mass = np.cumsum(rows[top:bottom])
     cuts: list[int] = []
     for k in range(1, parts):
@@ -90,6 +86,6 @@ def bands(gray: np.ndarray, parts: int) -> list[Band]:
     edges = [0, *cuts, height]
     result = [Band(a, b) for a, b in itertools.pairwise(edges)]
     if any(band.bottom - band.top < MIN_BAND_PX or
-           len(_runs(text[band.top // SCALE:band.bottom // SCALE])) < MIN_BAND_LINES for band in result):
+           len(runs(text[band.top // SCALE:band.bottom // SCALE])) < MIN_BAND_LINES for band in result):
         return whole
     return result

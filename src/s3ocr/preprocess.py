@@ -239,9 +239,7 @@ def line_pitch(gray: np.ndarray) -> float:
     """
     profile = orientation.ink_mask(gray).sum(axis=1).astype(np.float64)
     rows = profile > 0.1 * np.percentile(profile, 95)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.astype(np.int8), [0]))))
-    starts, ends = edges[0::2], edges[1::2]
-    starts = starts[(ends - starts) >= 3]  # rules and specks are not lines
+    starts = [start for start, end in orientation.runs(rows) if end - start >= 3]  # rules and specks are not lines
     return float(np.median(np.diff(starts))) if len(starts) >= 3 else 0.0
 
 
