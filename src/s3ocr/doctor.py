@@ -154,19 +154,19 @@ def _pinned(distribution: str) -> str:
 
 
 def check_rapidocr_models(needed: bool) -> Check:
-    from s3ocr.engines.rapidocr import DET_MODEL, DISTRIBUTION, QUANTISED_DIR, REC_MODEL, REC_MODEL_INT8
+    from s3ocr.engines.rapidocr import DET_MODEL, DISTRIBUTION, REC_MODEL, REC_MODEL_INT8, quantised
 
     fix = f"pip install '{_pinned(DISTRIBUTION)}' (its wheel ships the PP-OCRv6 models)"
     spec = importlib.util.find_spec(DISTRIBUTION)
     if spec is None or not spec.submodule_search_locations:
         return Check("PP-OCRv6 models", False, f"the {DISTRIBUTION} package is not installed", fix, needed)
     models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    quantised = (QUANTISED_DIR / REC_MODEL_INT8).is_file()
-    missing = [name for name in (DET_MODEL, *(() if quantised else (REC_MODEL,))) if not (models / name).is_file()]
+    built = quantised()
+    missing = [name for name in (DET_MODEL, *(() if built else (REC_MODEL,))) if not (models / name).is_file()]
     if missing:
         return Check("PP-OCRv6 models", False, f"{', '.join(missing)} not in {models}", fix, needed)
     version = f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
-    if quantised:
+    if built:
         return Check("PP-OCRv6 models", True, f"{DET_MODEL} ({version}), {REC_MODEL_INT8}")
     return Check("PP-OCRv6 models", True, f"{DET_MODEL}, {REC_MODEL} ({version}); float32 recognition: "
                                           f"`make model` (python -m s3ocr.engines.quantize) builds the int8 "

@@ -91,17 +91,21 @@ def model_dir() -> Path:
     except ImportError as e:
         raise ConfigurationError(NOT_INSTALLED) from e
     models = Path(rapidocr.__file__).parent / "models"
-    wanted = (DET_MODEL,) if (QUANTISED_DIR / REC_MODEL_INT8).is_file() else (DET_MODEL, REC_MODEL)
+    wanted = (DET_MODEL,) if quantised() else (DET_MODEL, REC_MODEL)
     missing = [name for name in wanted if not (models / name).is_file()]
     if missing:
         raise ConfigurationError(f"rapidocr {rapidocr_version()} does not ship {', '.join(missing)} in {models}")
     return models
 
 
+def quantised() -> bool:
+    """Whether ``make model`` built the int8 recogniser."""
+    return (QUANTISED_DIR / REC_MODEL_INT8).is_file()
+
+
 def recogniser_model() -> Path:
     """The int8 recogniser when it was built, else the float one the wheel ships."""
-    quantised = QUANTISED_DIR / REC_MODEL_INT8
-    return quantised if quantised.is_file() else model_dir() / REC_MODEL
+    return QUANTISED_DIR / REC_MODEL_INT8 if quantised() else model_dir() / REC_MODEL
 
 
 _SESSION_OPTIONS = threading.Lock()
