@@ -24,27 +24,46 @@ between paragraphs are kept as they are):
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Han ideographs (with extension A and compatibility), kana, Hangul, bopomofo.
 _CJK = r"\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WIDE = _CJK + r"\u2014\u2026\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
 
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_WIDE}])[ \t\u3000]+(?=[{_WIDE}])")
-_SPACE_BEFORE_FULL_PUNCT = re.compile(
-    r"[ \t\u3000]+(?=[\u3001\u3002\uff01\uff09\uff0c\uff1a\uff1b\uff1f\u300b\u300d\u300f\u3011])"
-)
-_SPACE_AFTER_FULL_PUNCT = re.compile(r"(?<=[\u3001\u3002\uff08\uff0c\uff1a\uff1b\u300a\u300c\u300e\u3010])[ \t\u3000]+")
-# ASCII brackets and marks between CJK text: "二 世 ) 是" -> "二世) 是", "( 成 功" -> "(成功", "件 . 文" -> "件.文".
-_SPACE_BEFORE_ASCII_CLOSE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[)\]}}.,;:!?%])")
-_SPACE_AFTER_ASCII_OPEN = re.compile(rf"(?<=[(\[{{])[ \t]+(?=[{_WIDE}])")
-_SPACE_AFTER_ASCII_MARK_IN_CJK = re.compile(rf"(?<=[{_WIDE}][.,;:!?])[ \t]+(?=[{_WIDE}])")
-_ASCII_AFTER_CJK = re.compile(rf"(?<=[{_CJK}])[ \t]*([:;!?])")
-_FULL_BETWEEN_ASCII = re.compile(r"(?<=[A-Za-z0-9])([\uff1a\uff1b\uff01\uff1f])(?=[A-Za-z0-9])")
-_LONE_ELLIPSIS = re.compile(r"(?<![\u2026])\u2026(?![\u2026])(?=[^\u2026" + _CJK + r"]|$)")
-# Tesseract reads the full-width opening parenthesis as a single angle quote; one that a closing
-# parenthesis follows on the line (and no closing angle quote does) was a parenthesis.
-_ANGLE_AS_PAREN = re.compile(r"\u3008(?=[^\u3009]*[)\uff09])")
+
+class _Patterns:
+    """The rules' expressions, compiled on first use: their CJK ranges take ~16 ms to compile, which a command
+    reading a born-digital document (its text layer is never cleaned) would otherwise pay as it starts."""
+
+    def __init__(self) -> None:
+        wide, cjk = _WIDE, _CJK
+        self.space_between_cjk = re.compile(rf"(?<=[{wide}])[ \t\u3000]+(?=[{wide}])")
+        self.space_before_full_punct = re.compile(
+            r"[ \t\u3000]+(?=[\u3001\u3002\uff01\uff09\uff0c\uff1a\uff1b\uff1f\u300b\u300d\u300f\u3011])")
+        self.space_after_full_punct = re.compile(
+            r"(?<=[\u3001\u3002\uff08\uff0c\uff1a\uff1b\u300a\u300c\u300e\u3010])[ \t\u3000]+")
+        # ASCII brackets and marks between CJK text: "二 世 ) 是" -> "二世) 是", "( 成 功" -> "(成功",
+        # "件 . 文" -> "件.文".
+        self.space_before_ascii_close = re.compile(rf"(?<=[{wide}])[ \t]+(?=[)\]}}.,;:!?%])")
+        self.space_after_ascii_open = re.compile(rf"(?<=[(\[{{])[ \t]+(?=[{wide}])")
+        self.space_after_ascii_mark_in_cjk = re.compile(rf"(?<=[{wide}][.,;:!?])[ \t]+(?=[{wide}])")
+        self.ascii_after_cjk = re.compile(rf"(?<=[{cjk}])[ \t]*([:;!?])")
+        self.full_between_ascii = re.compile(r"(?<=[A-Za-z0-9])([\uff1a\uff1b\uff01\uff1f])(?=[A-Za-z0-9])")
+        self.lone_ellipsis = re.compile(r"(?<![\u2026])\u2026(?![\u2026])(?=[^\u2026" + cjk + r"]|$)")
+        # Tesseract reads the full-width opening parenthesis as a single angle quote; one that a closing
+        # parenthesis follows on the line (and no closing angle quote does) was a parenthesis.
+        self.angle_as_paren = re.compile(r"\u3008(?=[^\u3009]*[)\uff09])")
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    return _Patterns()
+
+
+_CJK_LETTER = re.compile(rf"[{_CJK}]")
+
+
 _TO_FULL = str.maketrans({":": "\uff1a", ";": "\uff1b", "!": "\uff01", "?": "\uff1f"})
 _TO_ASCII = str.maketrans({"\uff1a": ":", "\uff1b": ";", "\uff01": "!", "\uff1f": "?"})
 # Full-width letters and digits U+FF10-FF19, FF21-FF3A, FF41-FF5A sit 0xFEE0 above ASCII.
@@ -54,8 +73,6 @@ _FULL_ALNUM = {
     for code in range(r[0], r[1] + 1)
 }
 
-
-_CJK_LETTER = re.compile(rf"[{_CJK}]")
 # CJK punctuation (and full-width ASCII punctuation) -> the Latin mark of the same role.
 _TO_LATIN = str.maketrans({
     "\u3002": ".", "\u3001": ",", "\u300c": '"', "\u300d": '"', "\u300e": '"', "\u300f": '"', "\u3010": "[",
@@ -76,15 +93,17 @@ def latin_punctuation(text: str) -> str:
 
 def clean_line(line: str) -> str:
     """Apply the module's rules to one line of text (no newlines inside)."""
-    line = _ANGLE_AS_PAREN.sub("\uff08", line.translate(_FULL_ALNUM))
-    line = _ASCII_AFTER_CJK.sub(lambda m: m.group(1).translate(_TO_FULL), line)
-    line = _FULL_BETWEEN_ASCII.sub(lambda m: m.group(1).translate(_TO_ASCII), line)
-    for wide_spacing in (_SPACE_BETWEEN_CJK, _SPACE_BEFORE_FULL_PUNCT, _SPACE_AFTER_FULL_PUNCT):
+    rules = _patterns()
+    line = rules.angle_as_paren.sub("\uff08", line.translate(_FULL_ALNUM))
+    line = rules.ascii_after_cjk.sub(lambda m: m.group(1).translate(_TO_FULL), line)
+    line = rules.full_between_ascii.sub(lambda m: m.group(1).translate(_TO_ASCII), line)
+    for wide_spacing in (rules.space_between_cjk, rules.space_before_full_punct, rules.space_after_full_punct):
         line = wide_spacing.sub("", line)
     # After the wide spacing, so that "… …" is seen as one "……"; before the ASCII spacing, which the
     # "..." it may produce takes part in.
-    line = _LONE_ELLIPSIS.sub("...", line)
-    for ascii_spacing in (_SPACE_BEFORE_ASCII_CLOSE, _SPACE_AFTER_ASCII_OPEN, _SPACE_AFTER_ASCII_MARK_IN_CJK):
+    line = rules.lone_ellipsis.sub("...", line)
+    for ascii_spacing in (rules.space_before_ascii_close, rules.space_after_ascii_open,
+                          rules.space_after_ascii_mark_in_cjk):
         line = ascii_spacing.sub("", line)
     return line
 

@@ -7,6 +7,7 @@ the shape of the words only decides for invisible OCR layers and fonts that do n
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,27 @@ def test_a_manuals_contents_code_and_table_pages_are_its_own_text_and_nothing_is
     assert [page.source for page in outcome.pages] == ["text_layer"] * 8
     assert [page.text for page in outcome.pages] == [_pdftotext(pdf, n) for n in range(1, 9)]
     assert ". . . . . . . . 3" in outcome.pages[1].text and 'for record in event["Records"]:' in outcome.pages[4].text
+
+
+def test_a_born_digital_document_loads_no_page_cleaning(tmp_path, resources):
+    # GIVEN a fresh process (what a command or a cold function pays at start)  WHEN it reads the manual, every page
+    # from its text layer
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from s3ocr import textclean\n"
+        "from s3ocr.engines import ENGINES\n"
+        "from s3ocr.models import DocumentRef\n"
+        "from s3ocr.pipeline import process_local_file\n"
+        "from s3ocr.settings import Settings\n"
+        f"settings = Settings(work_dir=Path({str(tmp_path)!r}))\n"
+        f"outcome = process_local_file(Path({str(resources / 'manual.pdf')!r}), DocumentRef('', 'manual.pdf'),"
+        " settings, ENGINES[settings.engine]())\n"
+        "print(len(outcome.pages), 'cv2' in sys.modules, textclean._patterns.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    # THEN OpenCV is never imported and the text-cleaning expressions are never compiled
+    assert done.stdout.split() == ["8", "False", "0"]
 
 
 def test_ocr_layers_over_a_scan_are_trusted_only_when_they_read_well(tmp_path, resources):
