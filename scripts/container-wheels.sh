@@ -91,10 +91,13 @@ make_wheels() {
     pip_quiet "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps --only-binary :all: \
         --wheel-dir "$WHEEL_DIR" -r "$LOCK"
     log "building the s3ocr wheel"
-    # PP-OCRv6's int8 recogniser is built on the host (make model: s3ocr.engines.quantize) and travels in the
+    # PP-OCRv6's int8 recognisers are built on the host (make model: s3ocr.engines.quantize) and travel in the
     # wheel; the image reads no other recogniser.
-    [ -f "$ROOT_DIR/src/s3ocr/engines/models/PP-OCRv6_rec_small.int8.onnx" ] \
-        || die "src/s3ocr/engines/models/PP-OCRv6_rec_small.int8.onnx is missing; run: make model"
+    local model
+    for model in PP-OCRv6_rec_small.int8.onnx PP-OCRv6_rec_small.latin.int8.onnx; do
+        [ -f "$ROOT_DIR/src/s3ocr/engines/models/$model" ] \
+            || die "src/s3ocr/engines/models/$model is missing; run: make model"
+    done
     # A build directory of its own keeps stale build/lib files out of the wheel.
     local tmp
     tmp="$(mktemp -d)"

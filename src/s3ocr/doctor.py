@@ -154,7 +154,7 @@ def _pinned(distribution: str) -> str:
 
 
 def check_rapidocr_models(needed: bool) -> Check:
-    from s3ocr.engines.rapidocr import DET_MODEL, DISTRIBUTION, REC_MODEL, REC_MODEL_INT8, quantised
+    from s3ocr.engines.rapidocr import DET_MODEL, DISTRIBUTION, REC_MODEL, REC_MODEL_INT8, latin_model, quantised
 
     fix = f"pip install '{_pinned(DISTRIBUTION)}' (its wheel ships the PP-OCRv6 models)"
     spec = importlib.util.find_spec(DISTRIBUTION)
@@ -167,7 +167,9 @@ def check_rapidocr_models(needed: bool) -> Check:
         return Check("PP-OCRv6 models", False, f"{', '.join(missing)} not in {models}", fix, needed)
     version = f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
     if built:
-        return Check("PP-OCRv6 models", True, f"{DET_MODEL} ({version}), {REC_MODEL_INT8}")
+        latin = latin_model()
+        return Check("PP-OCRv6 models", True, f"{DET_MODEL} ({version}), {REC_MODEL_INT8}"
+                                              + (f", {latin.name}" if latin is not None else ""))
     return Check("PP-OCRv6 models", True, f"{DET_MODEL}, {REC_MODEL} ({version}); float32 recognition: "
                                           f"`make model` (python -m s3ocr.engines.quantize) builds the int8 "
                                           f"recogniser the image reads with, for 45 % less CPU")

@@ -91,7 +91,7 @@ def test_pages_wait_for_the_readers_being_prewarmed_instead_of_loading_more(monk
     built = []
 
     class SlowReader:
-        def __init__(self) -> None:
+        def __init__(self, latin: bool = False) -> None:
             time.sleep(0.2)
             built.append(self)
 

@@ -22,6 +22,13 @@ How, and why this way (measured on the crops of the real Chinese pages, one thre
 - The float model is opset 11; the int8 bias of a per-channel convolution needs ``DequantizeLinear`` with an
   axis (opset 13), so the graph is converted to opset 17 first. The character list stays in the model's
   metadata, where RapidOCR reads it.
+
+``--latin-from INT8`` writes a second recogniser from the int8 one (``latin_only``): the same network with
+the last layer cut to the 1,748 characters below the CJK blocks (Latin, Greek, punctuation, symbols), the
+CTC blank and the space, out of 18,710. Pages read with Latin languages only (``eng``) use it. That layer and
+its softmax over every class were 15 % of a line's time: on the real English pages the lines took 16 % less
+recognition CPU, every line read the same but two lines of a receipt, where characters of CJK punctuation
+and ideographs became the Latin ones they look like (bag-F1 0.783 -> 0.804).
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from pathlib import Path
 from typing import Any
 
 OPSET = 17
+# The Latin recogniser keeps the characters below the CJK blocks (U+3000: CJK punctuation, kana, ideographs,
+# and the full-width forms above them): Latin letters, Greek, punctuation, arrows, maths and other symbols.
+LATIN_BELOW = 0x3000
 
 
 def calibration_inputs(pages: Sequence[Path]) -> Iterator[Any]:
@@ -109,14 +119,73 @@ def quantize(source: Path, out: Path, pages: Sequence[Path]) -> None:
         os.replace(partial, out)  # whole or not at all: a half-written model never looks built
 
 
+def latin_only(source: Path, out: Path) -> int:
+    """Write ``source`` (a recogniser quantised by ``quantize``) with its classifier cut to the blank, the
+    characters below ``LATIN_BELOW`` and the space, as ``out``; the number of classes kept.
+
+    The classifier is the graph's last steps: ``MatMul`` (its weight dequantized per class) -> quantize and
+    dequantize -> ``Add`` (a bias per class) -> ``Softmax``, the output. The classes are RapidOCR's: the
+    blank first, then the model's character list (its ``character`` metadata), then the space."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    made_by = {output: node for node in graph.node for output in node.output}
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+
+    def parent(node: Any, op_type: str, of_weights: bool = False) -> Any:
+        found = [made_by[name] for name in node.input if name in made_by and made_by[name].op_type == op_type
+                 and (not of_weights or made_by[name].input[0] in weights)]
+        if len(found) != 1:
+            raise SystemExit(f"{source}: not the recogniser's classifier ({node.op_type} has no one {op_type})")
+        return found[0]
+
+    softmax = made_by[graph.output[0].name]
+    bias_add = parent(softmax, "Add")
+    matmul = parent(parent(parent(bias_add, "DequantizeLinear"), "QuantizeLinear"), "MatMul")
+    weight = parent(matmul, "DequantizeLinear", of_weights=True)
+    metadata = {prop.key: prop for prop in model.metadata_props}
+    characters = metadata["character"].value.split("\n")
+    latin = [i for i, character in enumerate(characters) if character and max(map(ord, character)) < LATIN_BELOW]
+    classes = np.array([0, *(1 + i for i in latin), len(characters) + 1])  # blank, characters, space
+    per_class = [(name, 1 if name == weight.input[0] else 0) for name in weight.input]
+    per_class += [(name, 0) for name in bias_add.input if name in weights]
+    for name, axis in per_class:
+        values = numpy_helper.to_array(weights[name])
+        if values.shape[axis] != len(characters) + 2:
+            raise SystemExit(f"{source}: {name} does not hold one value per class")
+        weights[name].CopyFrom(numpy_helper.from_array(np.take(values, classes, axis=axis), name))
+    graph.output[0].type.tensor_type.shape.dim[-1].dim_value = len(classes)
+    # Shapes recorded for the old width would contradict the new one; ONNX Runtime infers them again.
+    inferred = [info for info in graph.value_info
+                if all(dim.dim_value != len(characters) + 2 for dim in info.type.tensor_type.shape.dim)]
+    del graph.value_info[:]
+    graph.value_info.extend(inferred)
+    metadata["character"].value = "\n".join(characters[i] for i in latin)
+    partial = out.with_name(out.name + ".partial")
+    onnx.save(model, str(partial))
+    os.replace(partial, out)
+    return len(classes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from s3ocr.engines.rapidocr import REC_MODEL, model_dir
 
     parser = argparse.ArgumentParser(prog="python -m s3ocr.engines.quantize", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where to write the int8 recogniser")
-    parser.add_argument("--pages", type=Path, nargs="+", required=True, help="page images to calibrate on")
+    parser.add_argument("out", type=Path, help="where to write the int8 recogniser (or, with --latin-from, the "
+                                               "Latin one)")
+    pick = parser.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--pages", type=Path, nargs="+", help="page images to calibrate on")
+    pick.add_argument("--latin-from", type=Path, metavar="INT8", help="cut this int8 recogniser's classifier to "
+                                                                     "the Latin characters")
     args = parser.parse_args(argv)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    if args.latin_from:
+        classes = latin_only(args.latin_from, args.out)
+        print(f"{args.out}: {classes} classes, {args.out.stat().st_size / 1e6:.1f} MB", flush=True)
+        return 0
     quantize(model_dir() / REC_MODEL, args.out, args.pages)
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.1f} MB", flush=True)
     return 0
