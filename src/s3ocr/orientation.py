@@ -90,10 +90,33 @@ def projection_score(ys: np.ndarray, xs: np.ndarray, angle_deg: float) -> float:
     theta = np.deg2rad(angle_deg)
     # Row coordinate after rotating the page clockwise by the tilt, i.e. along the lines' normal.
     rows = ys * np.cos(theta) + xs * np.sin(theta)
-    low, high = np.percentile(rows, [0.5, 99.5])
+    low, high = _trimmed_span(rows)
     rows = rows[(rows >= low) & (rows <= high)]
     hist = np.bincount((rows - low).astype(np.int64))
     return float(np.dot(hist, hist)) * len(hist) / max(len(rows), 1) ** 2
+
+
+# The share of the ink left out at each end of a projection: specks, a stray mark in the margin.
+_TRIM = np.array([0.5, 99.5]) / 100
+
+
+def _trimmed_span(rows: np.ndarray) -> tuple[float, float]:
+    """``np.percentile(rows, [0.5, 99.5])``, to the last bit (its default, linear method), in less time: it is
+    asked 143 times a page, mostly of 8,000 points, where numpy's own overhead was two thirds of its time."""
+    count = len(rows)
+    if count < 2:
+        low, high = np.percentile(rows, _TRIM * 100)
+        return float(low), float(high)
+    virtual = (count - 1) * _TRIM
+    below = np.floor(virtual)
+    gamma = virtual - below
+    first = below.astype(np.intp)
+    ordered = np.partition(rows, np.unique(np.concatenate((first, first + 1))))
+    a, b = ordered[first], ordered[first + 1]
+    span = b - a
+    # As numpy interpolates: from the nearer order statistic, so that the result is exact at both ends.
+    values = np.where(gamma >= 0.5, b - span * (1 - gamma), a + span * gamma)
+    return float(values[0]), float(values[1])
 
 
 def _best_angle(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> tuple[float, float]:

@@ -120,3 +120,14 @@ def test_bars_without_ascenders_and_a_blank_page_lean_neither_way():
     # WHEN measured  THEN neither is taken for a page upside down
     assert not orientation.ascender_lean(bars[::-1]).upside_down
     assert orientation.ascender_lean(blank) == orientation.Lean(0.0, 0)
+
+
+@pytest.mark.parametrize("size", [2, 3, 50, 201, 8_000, 117_829])
+def test_the_trimmed_span_is_numpys_percentile_to_the_last_bit(size):
+    # GIVEN ink row coordinates as the skew search makes them: spread, shifted, sometimes whole numbers with ties
+    rng = np.random.default_rng(size)
+    for whole in (False, True):
+        rows = rng.normal(size=size) * rng.uniform(1, 900) + rng.uniform(-400, 400)
+        rows = np.round(rows) if whole else rows
+        # WHEN the 0.5 % and 99.5 % points are taken  THEN they are exactly np.percentile's
+        assert orientation._trimmed_span(rows) == tuple(np.percentile(rows, [0.5, 99.5]))
