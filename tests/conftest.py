@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = ROOT / "tests" / "resources"
 EVENTS = ROOT / "events"
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def sigint_as_default() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child takes Ctrl-C as a terminal user presses it. A shell
+    starts a background job with SIGINT ignored and children inherit that (Python then installs no
+    KeyboardInterrupt handler), so a test that presses Ctrl-C failed when the suite itself ran in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from s3ocr.console import (
     summary_table,
 )
 from s3ocr.models import DocumentRef, PageResult
+from tests.conftest import sigint_as_default
 from tests.fakes import FakeClock
 
 
@@ -35,7 +36,8 @@ def run_in_terminal(args: list[str], env: dict[str, str], columns: int = 100,
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "s3ocr.cli", *args], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=slave, env={**os.environ, **env})
+                               stdout=subprocess.PIPE, stderr=slave, env={**os.environ, **env},
+                               preexec_fn=sigint_as_default)
     os.close(slave)
     drawn = b""
     while True:  # until the child closes the terminal: Linux then says EIO

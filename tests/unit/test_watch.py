@@ -20,6 +20,7 @@ from s3ocr.events import FAILED, PROCESSED, SOURCE
 from s3ocr.models import Box, DocumentFailure, DocumentRef, DocumentResult, EngineInfo, Line, PageResult, Word
 from s3ocr.sinks.formats import failure_document, result_document, to_json_bytes
 from s3ocr.watch import Until, watch_bucket
+from tests.conftest import sigint_as_default
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_ctrl_c_stops_watching_cleanly(aws):
     url = _queue(aws)
     aws.client("sqs").send_message(QueueUrl=url, MessageBody=_envelope(PROCESSED, PROCESSED_DETAIL))
     process = subprocess.Popen([sys.executable, "-m", "s3ocr.cli", "watch", "--queue", url], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_default)
     try:
         line = process.stdout.readline() if process.stdout else ""
         assert line.startswith("s3://in/scans/a.pdf: partial"), process.communicate(timeout=30)
