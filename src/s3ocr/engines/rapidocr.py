@@ -121,8 +121,10 @@ def latin_model() -> Path | None:
 
 
 def latin_only(languages: str) -> bool:
-    """Whether pages read with ``languages`` hold no Chinese: the Latin recogniser reads them."""
-    return "chi_sim" not in languages.split("+")
+    """Whether pages read with ``languages`` hold no CJK text: the Latin recogniser reads them."""
+    from s3ocr.preprocess import uses_cjk  # with OpenCV, which a page read by this engine loads anyway
+
+    return not uses_cjk(languages)
 
 
 _SESSION_OPTIONS = threading.Lock()
