@@ -196,9 +196,11 @@ class _Reader:
     def __init__(self, latin: bool = False) -> None:
         import_rapidocr()
         self._recognizers: dict[Path, Any] = {}
+        # Configured for the whole recogniser, which it builds too when a page first needs it.
+        self._rapidocr_whole = self._rapidocr(recogniser_model())
         # RapidOCR builds its models on first use; build them now, in this (background or page) thread.
         with _without_memory_patterns():
-            self.detector = self._rapidocr(recogniser_model())._load_det_model()
+            self.detector = self._rapidocr_whole._load_det_model()
         self.recognizer_for(latin)
 
     @staticmethod
@@ -232,8 +234,9 @@ class _Reader:
         built) or of any text."""
         model = (latin_model() if latin else None) or recogniser_model()
         if model not in self._recognizers:
+            engine = self._rapidocr_whole if model == recogniser_model() else self._rapidocr(model)
             with _without_memory_patterns():
-                self._recognizers[model] = self._rapidocr(model)._load_rec_model()
+                self._recognizers[model] = engine._load_rec_model()
         return self._recognizers[model]
 
     def read(self, image: Any, latin: bool = False) -> list[tuple[Any, str, float, Any]]:
