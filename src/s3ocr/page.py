@@ -46,7 +46,8 @@ class PageContext:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A page on disk as rendered and as planned (and in bands, when it is read by all cores)."""
+    """A page on disk as rendered and as planned (and in bands, when it is read by all cores); ``second_first``:
+    the second engine is to be asked first."""
 
     plan: PagePlan
     page: PageImage
@@ -54,6 +55,7 @@ class _Prepared:
     marks: int
     bands: list[Band]
     band_pages: list[PageImage]
+    second_first: bool = False
 
 
 def read_page(context: PageContext, number: int) -> PageResult:
@@ -89,12 +91,10 @@ def _read_page(context: PageContext, number: int) -> PageResult:
         if isinstance(prepared, PageResult):
             return prepared
         mark = perf_counter()
-        second_first = context.writing.asks_second_first()
-        banded = (read_bands(prepared.band_pages, prepared.bands, settings, engine)
-                  if prepared.band_pages and not second_first else None)
+        banded = read_bands(prepared.band_pages, prepared.bands, settings, engine) if prepared.band_pages else None
         reading = read_page_image(prepared.plan, prepared.page, prepared.prepared, context.work_dir, files,
                                   settings, engine, first=banded, writing=context.writing, marks=prepared.marks,
-                                  all_languages=configured, second_first=second_first)
+                                  all_languages=configured, second_first=prepared.second_first)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
         if isinstance(e, PermanentError) and e.reason == "configuration":
@@ -137,15 +137,19 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
     ocr_page = replace(page, dpi=dpi)
     if prepared.image is not image:
         ocr_page = write_page(prepared.image, number, "ocr", dpi, context.work_dir, files)
+    # The second engine is asked first, on the whole page, in a document whose readings it keeps replacing and
+    # on a page of text smaller than the engine reads well (``Capabilities.min_pitch``).
+    second_first = context.writing.asks_second_first() or prepared.plan.small_text(capabilities.min_pitch)
     # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-    parts = context.parts(number) if capabilities.local and not context.writing.expects_columns(prepared.plan) else 1
+    banded = capabilities.local and not second_first and not context.writing.expects_columns(prepared.plan)
+    parts = context.parts(number) if banded else 1
     bands = pagesplit.bands(prepared.image, parts) if parts > 1 else []
     band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, context.work_dir, files)
                   for i, band in enumerate(bands)] if len(bands) > 1 else []
     timings["preprocess"] = round(perf_counter() - mark, 3)
     # The pixels go out of scope here, before the engine runs for seconds: each worker holds no page in memory
     # while its engine reads (~17 MB a worker for A4 at 300 dpi).
-    return _Prepared(prepared.plan, page, ocr_page, ink.marks, bands, band_pages)
+    return _Prepared(prepared.plan, page, ocr_page, ink.marks, bands, band_pages, second_first)
 
 
 def _result(number: int, prepared: _Prepared, reading: PageReading, engine: Engine,

@@ -81,6 +81,12 @@ class PagePlan:
         clear) or vertical CJK writing, whose square characters make both axes look alike."""
         return self.measurements is not None and self.measurements.lines_down
 
+    def small_text(self, min_pitch: float | None) -> bool:
+        """Whether the page's lines were measured closer than ``min_pitch`` px (``Capabilities.min_pitch``);
+        never for lines too close to be text (``dpi_estimate`` None) or a page not measured."""
+        pitch = self.measurements.line_pitch if self.measurements is not None else 0.0
+        return bool(min_pitch) and self.dpi_estimate is not None and 0 < pitch < (min_pitch or 0)
+
     def resolution(self, source_dpi: int) -> int:
         """The resolution to tell the engine for the prepared image (0: unknown, let the engine estimate)."""
         dpi = self.dpi or source_dpi or self.dpi_estimate or 0

@@ -154,3 +154,24 @@ def test_a_two_column_page_read_in_bands_comes_back_in_reading_order(resources, 
     banded = read_bands(pages, bands, Settings(languages="eng"), get_engine(engine))
     if engine == "tesseract":  # Tesseract orders a band's columns itself: left then right, band after band
         assert cer(truth, banded.text) > 0.3
+
+
+@pytest.mark.parametrize(("scale", "small"), [(1 / 3, True), (2 / 3, False)])
+def test_a_page_of_small_text_is_read_by_ppocr_alone(resources, tmp_path, scale, small):
+    # GIVEN the real scan resampled so that its lines lie 15 px apart (a page scanned or faxed at 75 dpi), or 30
+    gray = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_GRAYSCALE)
+    path = tmp_path / "resampled.png"
+    cv2.imwrite(str(path), cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+    # WHEN auto reads it as the last page of a document, on two cores
+    page = read_one(path, tmp_path / "work", "auto", parts=2)
+    # THEN the small text is read by PP-OCRv6, asked first, and Tesseract reads it neither whole nor in bands;
+    # the larger text is read by Tesseract, in bands, as before
+    read = page.preprocessing["read"]
+    assert read["tried"][0]["way"] == "as_planned" and len(read["tried"]) == 1, read
+    if small:
+        assert read.get("asked_first") is True and read.get("second_opinion") == "rapidocr", read
+        assert "bands" not in page.preprocessing and page.engine == "rapidocr"
+    else:
+        assert "asked_first" not in read and page.preprocessing["bands"] and page.engine == "tesseract", read
+    assert page.preprocessing["measurements"]["line_pitch"] == pytest.approx(45 * scale, abs=1.5)
+    assert cer((resources / "linn.txt").read_text(encoding="utf-8"), page.text) < 0.05, page.text[:300]

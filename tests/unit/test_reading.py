@@ -276,3 +276,20 @@ def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_re
     # WHEN a page reads sure with the first engine  THEN the run ends: the next pages are read the usual way
     writing.first_reading_replaced(False)
     assert not writing.asks_second_first()
+
+
+@pytest.mark.parametrize(("pitch", "estimate", "min_pitch", "small"), [
+    (15.0, 75, 20.0, True),  # a page scanned at 75 dpi, for an engine that reads such text poorly
+    (25.0, 100, 20.0, False),  # larger text
+    (15.0, 75, None, False),  # an engine with no such limit
+    (0.0, None, 20.0, False),  # no lines found
+    (6.0, None, 20.0, False),  # lines too close to be text: specks, a picture's texture
+])
+def test_small_text_is_lines_closer_than_the_engine_reads_well(pitch, estimate, min_pitch, small):
+    plan = PagePlan(recipe="auto", steps=("grayscale",), dpi_estimate=estimate,
+                    measurements=replace(DOWN, lines_down=False, line_pitch=pitch))
+    assert plan.small_text(min_pitch) is small
+
+
+def test_a_fixed_recipe_measures_no_small_text():
+    assert PagePlan(recipe="none", steps=("grayscale",)).small_text(20.0) is False

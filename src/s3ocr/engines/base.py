@@ -34,12 +34,17 @@ class Capabilities:
     ``reads_uneven_light``: it reads a page under a shadow or on a tinted background as well as an evenly lit
     one, so the page's background is not divided out for it (a neural detector; Tesseract binarises the
     whole page with one threshold and needs it).
+
+    ``min_pitch``: lines closer than this (px) it reads worse than its second opinion does (``reconsider``), and
+    mostly unsure: a page of such small text asks the second opinion first (``second_opinion``), and the engine
+    reads only a page whose second reading is not sure. None: no such limit.
     """
 
     local: bool = False
     read_pitch: float | None = None
     sure_confidence: float = 0.6
     reads_uneven_light: bool = False
+    min_pitch: float | None = None
 
 
 @runtime_checkable
