@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie model demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout clean
+.PHONY: help deps runtime venv rie model demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout bench-loading clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -87,6 +87,11 @@ $(BENCH_VENV)/bin/ocrmypdf:
 # What splitting and assembling a 1,000-page document costs on the local stack (s3ocr.fanout).
 bench-fanout: deps
 	$(PY) -m s3ocr.bench.fanout --pages 1000 --compare-split $(BENCH_ARGS)
+
+# What a new instance pays (init, and loading Tesseract's workers and PP-OCRv6's readers) before its pages cost
+# what a warm instance's do: two real receipts, each read by both engines, two at a time (s3ocr.bench.loading).
+bench-loading: deps
+	$(PY) -m s3ocr.bench.loading ../shared/corpus/real/sroie-000.jpg ../shared/corpus/real/sroie-017.jpg $(BENCH_ARGS)
 
 bench: deps $(BENCH_VENV)/bin/ocrmypdf
 	$(PY) -m s3ocr.bench.speed --ocrmypdf $(BENCH_VENV)/bin/ocrmypdf $(BENCH_ARGS)
