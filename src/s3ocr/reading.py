@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s3ocr.engines.base import Engine
+from s3ocr.engines.base import Engine, Opinion
 from s3ocr.errors import CorruptDocumentError
 from s3ocr.geometry import Placement, placement
 from s3ocr.models import Line, PageImage, Recognition, mean_word_confidence
@@ -255,13 +255,15 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
         pixels = prepared_pixels()[::-1, ::-1]
         return write_page(pixels, prepared.number, "ocr180", prepared.dpi, work_dir, files), (plan.rotation + 180) % 360
 
+    opinion: Opinion | None = None  # the second engine's reading of the page as planned, when asked first
     if second_first and first is None:
         opinion = engine.second_opinion(prepared, languages, timeout)
-        if opinion is not None and settled(asked := Way("as_planned", plan.rotation, opinion)):
+        if opinion is not None and opinion.sure and settled(asked := Way("as_planned", plan.rotation,
+                                                                         opinion.reading)):
             if writing is not None:
                 writing.first_reading_replaced(True)
-            return PageReading(opinion, prepared, asked.name, asked.rotation, (asked,), opinion.engine, languages,
-                               asked_first=True)
+            return PageReading(opinion.reading, prepared, asked.name, asked.rotation, (asked,),
+                               opinion.reading.engine, languages, asked_first=True)
     done = False
     if vertical and first is None and writing is not None and writing.expects_columns(plan):
         done = attempt("standing", standing, engine.recognize_vertical)
@@ -286,7 +288,9 @@ def read_page_image(plan: PagePlan, as_came: PageImage, prepared: PageImage, wor
     image = images[kept.name][0]
     kept_languages = settings.languages if kept.name == "as_planned" else languages
     recognition, second = kept.reading, ""
-    reconsidered = engine.reconsider(image, kept_languages, timeout, recognition)
+    # Asked first, the second engine has read the page as planned in these languages already: not again.
+    reconsidered = engine.reconsider(image, kept_languages, timeout, recognition,
+                                     opinion if kept.name == "as_planned" else None)
     if reconsidered is not recognition:
         recognition, second = reconsidered, reconsidered.engine
     if writing is not None:

@@ -129,15 +129,32 @@ def test_the_second_engine_asked_first_answers_only_when_sure():
     # GIVEN a sure second engine for English  WHEN it is asked first  THEN its reading, and the first engine idle
     auto, first, second = make_pair(0.7, 0.97)
     asked = auto.second_opinion(PAGE, "eng", 5)
-    assert asked is not None and (asked.text, asked.engine) == ("read by rapidocr", "rapidocr")
+    assert asked is not None and asked.sure and (asked.reading.text, asked.reading.engine) == ("read by rapidocr",
+                                                                                                "rapidocr")
     assert first.calls == [] and len(second.calls) == 1
 
 
-@pytest.mark.parametrize(("languages", "second", "error"), [
-    ("eng", 0.5, None),  # not sure
-    ("eng", 0.99, ConfigurationError("does not read deu")),  # does not read the languages
-    ("chi_sim+eng", 0.99, None),  # no second engine for Chinese
+def test_an_unsure_second_reading_asked_first_says_so():
+    auto, _, _ = make_pair(0.7, 0.5)
+    asked = auto.second_opinion(PAGE, "eng", 5)
+    assert asked is not None and not asked.sure and asked.reading.text == "read by rapidocr"
+
+
+@pytest.mark.parametrize(("languages", "error"), [
+    ("eng", ConfigurationError("does not read deu")),  # does not read the languages
+    ("chi_sim+eng", None),  # no second engine for Chinese
 ])
-def test_no_sure_second_reading_is_none(languages, second, error):
-    auto, _, _ = make_pair(0.7, second, error)
+def test_no_second_engine_is_none(languages, error):
+    auto, _, _ = make_pair(0.7, 0.99, error)
     assert auto.second_opinion(PAGE, languages, 5) is None
+
+
+@pytest.mark.parametrize(("second", "kept"), [(0.97, "read by rapidocr"), (0.5, "read by tesseract")])
+def test_a_second_reading_asked_already_is_not_asked_again(second, kept):
+    # GIVEN the second engine's reading of the page, asked first (sure, or not)
+    auto, first, engine = make_pair(0.7, second)
+    opinion = auto.second_opinion(PAGE, "eng", 5)
+    # WHEN the first engine's unsure reading is reconsidered with it
+    reading = first.recognize(PAGE, "eng", 5)
+    # THEN the second engine is not asked again, and the same rule keeps one of the two
+    assert auto.reconsider(PAGE, "eng", 5, reading, opinion).text == kept and len(engine.calls) == 1

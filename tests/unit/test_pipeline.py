@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from s3ocr.engines.base import Capabilities
+from s3ocr.engines.base import Capabilities, Opinion
 from s3ocr.errors import EngineError, EngineUnavailableError, PageTimeoutError
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult
 from s3ocr.pipeline import ordered_concurrent_map, process_local_file
@@ -257,13 +257,13 @@ class ReplacedEngine(FakeEngine):
         word = Word(text, Box(1, 2, 3, 4), 0.95)
         return Recognition(text, (Line(text, Box(1, 2, 3, 4), 0.95, (word,)),), 0.95, engine="second")
 
-    def reconsider(self, page, languages, timeout, reading):
+    def reconsider(self, page, languages, timeout, reading, opinion=None):
         return self._second(page)
 
     def second_opinion(self, page, languages, timeout):
         with self._lock:
             self.asked_first.append(page.number)
-        return self._second(page)
+        return Opinion(self._second(page), sure=True)
 
 
 def test_a_document_whose_readings_are_all_replaced_asks_the_second_engine_first(tmp_path):

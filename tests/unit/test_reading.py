@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from s3ocr.engines.base import BaseEngine, Capabilities
+from s3ocr.engines.base import BaseEngine, Capabilities, Opinion
 from s3ocr.models import Box, Line, PageImage, Recognition, Word
 from s3ocr.plan import Measurements, PagePlan
 from s3ocr.reading import DocumentWriting, read_page_image
@@ -154,7 +154,7 @@ def test_a_reading_made_in_bands_is_not_made_again_on_the_whole_page(tmp_path):
 
 def test_an_engine_may_replace_an_unsure_reading_with_a_second_opinion(tmp_path):
     class SecondOpinion(WayEngine):
-        def reconsider(self, page, languages, timeout, first):
+        def reconsider(self, page, languages, timeout, first, opinion=None):
             return Recognition(text="better", lines=(), mean_confidence=0.95, engine="other")
 
     result = read(tmp_path, PLAIN, SecondOpinion({"ocr": reading("upright text", SURE)}))
@@ -219,16 +219,18 @@ def test_a_document_of_latin_text_so_far_is_read_with_its_latin_languages():
 
 
 class ReplacingEngine(WayEngine):
-    """A first engine whose readings a second opinion replaces: ``opinion`` is the second engine's reading."""
+    """A first engine whose readings a second opinion replaces: ``opinion`` is the second engine's reading (None:
+    there is no second engine), sure when its confidence is ``SURE``."""
 
     def __init__(self, answers: dict[str, Recognition], opinion: Recognition | None) -> None:
         super().__init__(answers)
-        self.opinion = opinion
+        self.opinion = None if opinion is None else Opinion(opinion, opinion.mean_confidence == SURE)
         self.asked: list[str] = []
 
-    def reconsider(self, page, languages, timeout, first):
-        self.asked.append("reconsider")
-        return self.opinion if self.opinion is not None and first.mean_confidence != SURE else first
+    def reconsider(self, page, languages, timeout, first, opinion=None):
+        self.asked.append("reconsider, asked already" if opinion is not None else "reconsider")
+        second = opinion or self.opinion
+        return second.reading if second is not None and second.sure and first.mean_confidence != SURE else first
 
     def second_opinion(self, page, languages, timeout):
         self.asked.append("second_opinion")
@@ -249,14 +251,26 @@ def test_a_page_asked_the_second_engine_first_keeps_its_sure_reading_without_a_f
                                             "tried": [{"way": "as_planned", "confidence": SURE, "characters": 13}]}
 
 
-@pytest.mark.parametrize("opinion", [None, reading("", 0.0)])
+@pytest.mark.parametrize("opinion", [None, reading("", 0.0), reading("unsure fax text", 0.7)])
 def test_without_a_sure_second_reading_the_page_is_read_the_usual_way(tmp_path, opinion):
-    # GIVEN a second engine with no sure reading of the page (None), or one that reads nothing
+    # GIVEN no second engine (None), or one that reads nothing or reads unsure
     engine = ReplacingEngine({"ocr": reading("clean page text", SURE)}, opinion=opinion)
     # WHEN the page is read asking the second engine first  THEN the first engine reads it as it would have
     result = read(tmp_path, PLAIN, engine, writing=DocumentWriting(), second_first=True)
     assert engine.reads == ["ocr"] and result.recognition.text == "clean page text"
     assert "asked_first" not in result.report(PLAIN)["read"]
+    # AND the second engine's reading, made already, is what the first one's is reconsidered with
+    assert engine.asked == ["second_opinion", "reconsider, asked already" if opinion else "reconsider"]
+
+
+def test_a_second_reading_of_the_page_as_planned_is_not_reused_for_another_way(tmp_path):
+    # GIVEN an unsure second reading asked first, and a first engine that reads the page as planned unsure, and
+    # turned over sure
+    engine = ReplacingEngine({"ocr": reading("", 0.0), "ocr180": reading("upside down text", SURE)},
+                             opinion=reading("unsure fax text", 0.7))
+    # WHEN read  THEN the page turned over is kept, and reconsidered on its own image: the second engine is asked
+    result = read(tmp_path, PLAIN, engine, writing=DocumentWriting(), second_first=True)
+    assert result.way == "turned_180" and engine.asked == ["second_opinion", "reconsider"]
 
 
 def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_rechecks_every_fourth():

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from s3ocr.engines.base import Capabilities, Engine
+from s3ocr.engines.base import Capabilities, Engine, Opinion
 from s3ocr.errors import ConfigurationError
 from s3ocr.models import PageImage, Recognition
 
@@ -91,22 +91,19 @@ class AutoEngine:
         result = engine.recognize_vertical(page, languages, timeout)
         return replace(result, engine=result.engine or engine.name)
 
-    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition,
+                   opinion: Opinion | None = None) -> Recognition:
         """The second engine's reading of ``page`` when the first's is less sure than ``SECOND_OPINION_BELOW``
-        (or empty) and the second's is sure (or the first's empty); else ``reading``."""
+        (or empty) and the second's is sure (or the first's empty); else ``reading``. ``opinion``: that reading,
+        when the second engine was asked already."""
         if reading.text.strip() and (reading.mean_confidence or 0.0) >= SECOND_OPINION_BELOW:
             return reading
-        asked = self._ask_second(page, languages, timeout)
+        asked = opinion or self.second_opinion(page, languages, timeout)
         if asked is None:
             return reading
-        second, sure = asked
-        return second if second.text.strip() and (sure or not reading.text.strip()) else reading
+        return asked.reading if asked.reading.text.strip() and (asked.sure or not reading.text.strip()) else reading
 
-    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
-        asked = self._ask_second(page, languages, timeout)
-        return asked[0] if asked is not None and asked[1] else None
-
-    def _ask_second(self, page: PageImage, languages: str, timeout: float) -> tuple[Recognition, bool] | None:
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Opinion | None:
         """The second engine's reading of ``page`` and whether it is sure (with text); ``None`` when
         ``languages`` have no second engine, or it does not read them."""
         name = self._second_opinion.get(primary_language(languages))
@@ -118,4 +115,4 @@ class AutoEngine:
         except ConfigurationError:  # it does not read these languages: the first reading stands
             return None
         sure = (second.mean_confidence or 0.0) >= other.capabilities(languages).sure_confidence
-        return replace(second, engine=second.engine or other.name), sure and bool(second.text.strip())
+        return Opinion(replace(second, engine=second.engine or other.name), sure and bool(second.text.strip()))

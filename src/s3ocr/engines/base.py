@@ -47,6 +47,15 @@ class Capabilities:
     min_pitch: float | None = None
 
 
+@dataclass(frozen=True)
+class Opinion:
+    """A second engine's reading of a page (``Engine.second_opinion``), and whether it is sure of it: at least its
+    own ``sure_confidence``, with text."""
+
+    reading: Recognition
+    sure: bool
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str
@@ -71,14 +80,17 @@ class Engine(Protocol):
         """Read a page of vertical CJK writing as it stands (columns top to bottom, right to left)."""
         ...
 
-    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
-        """A second opinion on an unsure ``reading`` of ``page``: a better reading, or ``reading`` itself."""
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition,
+                   opinion: Opinion | None = None) -> Recognition:
+        """A second opinion on an unsure ``reading`` of ``page``: a better reading, or ``reading`` itself.
+        ``opinion``: the second engine's reading of this same page image in these languages, asked already
+        (``second_opinion``), which is then not asked for again."""
         ...
 
-    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
-        """The reading of ``page`` by the engine ``reconsider`` would ask, when that reading is sure; ``None``
-        when there is no such engine for ``languages`` or its reading is not sure. Asked instead of a first
-        reading that is expected to be replaced (``reading.DocumentWriting``)."""
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Opinion | None:
+        """The reading of ``page`` by the engine ``reconsider`` would ask, and whether it is sure; ``None`` when
+        there is no such engine for ``languages``. Asked before any first reading of a page that is expected
+        to be replaced (``reading.DocumentWriting``, ``Capabilities.min_pitch``)."""
         ...
 
 
@@ -100,8 +112,9 @@ class BaseEngine:
     def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         return self.recognize(page, languages, timeout)
 
-    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition,
+                   opinion: Opinion | None = None) -> Recognition:
         return reading
 
-    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Opinion | None:
         return None

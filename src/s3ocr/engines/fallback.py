@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from s3ocr.engines.base import Capabilities, Engine
+from s3ocr.engines.base import Capabilities, Engine, Opinion
 from s3ocr.engines.retry import Deadline
 from s3ocr.errors import ConfigurationError, EngineQuotaError, EngineUnavailableError
 from s3ocr.models import PageImage, Recognition
@@ -57,10 +57,11 @@ class FallbackEngine:
     def recognize_vertical(self, page: PageImage, languages: str, timeout: float) -> Recognition:
         return self._first_that_can(page, languages, timeout, lambda engine: engine.recognize_vertical)
 
-    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition) -> Recognition:
-        return self.engines[0].reconsider(page, languages, timeout, reading)
+    def reconsider(self, page: PageImage, languages: str, timeout: float, reading: Recognition,
+                   opinion: Opinion | None = None) -> Recognition:
+        return self.engines[0].reconsider(page, languages, timeout, reading, opinion)
 
-    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Recognition | None:
+    def second_opinion(self, page: PageImage, languages: str, timeout: float) -> Opinion | None:
         return self.engines[0].second_opinion(page, languages, timeout)
 
     def _first_that_can(self, page: PageImage, languages: str, timeout: float,
