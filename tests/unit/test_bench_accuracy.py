@@ -98,6 +98,24 @@ def test_turned_copies_keep_the_truth_and_say_their_turn(tmp_path, resources):
     assert [copy.kind for copy in copies] == ["scan, turned 90", "scan, turned 180"]
     assert {copy.truth for copy in copies} == {sample.truth}
 
+
+def test_resampled_copies_have_their_lines_the_pitch_asked_apart(tmp_path, resources):
+    # GIVEN a corpus page whose lines lie ~45 px apart
+    sample = accuracy.Sample(image=resources / "linn.png", truth=resources / "linn.txt", lang="en", kind="scan",
+                             set="document")
+    # WHEN copies are made for lines 15 and 30 px apart, and 60 (larger than the page's)
+    copies = accuracy.resampled([sample], [15, 30, 60], tmp_path)
+    # THEN two, whose lines measure as asked, with the same truth; none scaled up
+    import cv2
+
+    from s3ocr.preprocess import line_pitch
+
+    assert [copy.kind.rsplit("-> ", 1)[1] for copy in copies] == ["15 px apart", "30 px apart"]
+    for copy, pitch in zip(copies, (15, 30), strict=True):
+        assert line_pitch(cv2.imread(str(copy.image), cv2.IMREAD_GRAYSCALE)) == pytest.approx(pitch, abs=1.5)
+    assert {copy.truth for copy in copies} == {sample.truth}
+
+
 def score(lang: str, kind: str, config: str, value: float, image: str = "", text: str = "x", f1: float = 1.0,
           page_set: str = "rendered") -> PageScore:
     image = image or f"{lang}-{kind}.png"

@@ -19,6 +19,9 @@ pay once (measured apart: the scaling model adds it per instance).
 ``--turned 90,180,270`` reads every page turned clockwise by each of those degrees instead (a scanner fed the
 page the wrong way round): the same truths, so the scores say what a wrong way up costs.
 
+``--pitch 14,18,22`` reads every page scaled down so that its text lines lie each of those px apart instead (the
+page scanned at a lower resolution, as the plan measures its lines): what small text costs each engine.
+
 Scores (``s3ocr.bench.scoring``): CER, bag-of-characters F1 and recall, per page, per kind and per language.
 CER counts only where the truth is in reading order (``ORDERED_TRUTH``); elsewhere the bag F1 does. Seconds
 are wall time, CPU seconds those of the process tree (Tesseract's worker processes included).
@@ -113,6 +116,32 @@ def turned(samples: Sequence[Sample], turns: Sequence[int], folder: Path) -> lis
             path = folder / f"{sample.image.stem}-turned{turn}.png"
             cv2.imwrite(str(path), rotate_quarter(image, turn))
             copies.append(replace(sample, image=path, kind=f"{sample.kind}, turned {turn}"))
+    return copies
+
+
+def resampled(samples: Sequence[Sample], pitches: Sequence[float], folder: Path) -> list[Sample]:
+    """Copies of ``samples`` scaled down so that their text lines lie each of ``pitches`` px apart, as the page
+    plan measures them (a page scanned at a lower resolution); none for a pitch the page's lines are closer than
+    already, or for a page with no lines found."""
+    import cv2
+
+    from s3ocr.engines.base import Capabilities
+    from s3ocr.plan import prepare_auto
+
+    copies = []
+    for sample in samples:
+        image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise SystemExit(f"{sample.image}: not an image OpenCV reads")
+        measured = prepare_auto(image, LANGUAGES[sample.lang], Capabilities()).plan.measurements
+        pitch = measured.line_pitch if measured is not None else 0.0
+        for target in pitches:
+            if not 0 < target < pitch:
+                continue
+            path = folder / f"{sample.image.stem}-pitch{target:g}.png"
+            cv2.imwrite(str(path), cv2.resize(image, None, fx=target / pitch, fy=target / pitch,
+                                              interpolation=cv2.INTER_AREA))
+            copies.append(replace(sample, image=path, kind=f"{sample.kind}, lines {pitch:g} -> {target:g} px apart"))
     return copies
 
 
@@ -260,25 +289,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "OCR_LANGUAGES) instead of chi_sim+eng for Chinese, eng for English")
     parser.add_argument("--turned", default="", help="read every page turned clockwise by each of these degrees "
                                                      "instead (e.g. 90,180,270)")
+    parser.add_argument("--pitch", default="", help="read every page scaled down so that its lines lie each of "
+                                                    "these px apart instead (e.g. 14,18,22)")
     args = parser.parse_args(argv)
     turns = [int(turn) for turn in args.turned.split(",") if turn.strip()]
     if any(turn % 90 or not 0 < turn < 360 for turn in turns):
         parser.error("--turned takes 90, 180 and 270")
+    pitches = [float(pitch) for pitch in args.pitch.split(",") if pitch.strip()]
     if args.languages:
         LANGUAGES.update(zh=args.languages, en=args.languages)
     WORKERS["page"] = args.workers
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     scores: list[PageScore] = []
-    with tempfile.TemporaryDirectory(prefix="s3ocr-turned-") as folder:
+    with tempfile.TemporaryDirectory(prefix="s3ocr-copies-") as folder:
         for corpus_dir in args.corpus:
             samples = [s for s in load_corpus(corpus_dir)
                        if args.only in s.image.name and args.lang in (None, s.lang)]
             if turns:
                 samples = turned(samples, turns, Path(folder))
+            if pitches:
+                samples = resampled(samples, pitches, Path(folder))
             found = run(samples, configs, args.jobs, args.warm)
             scores.extend(found)
-            print(f"## {corpus_dir} ({len(samples)} pages{', turned ' + args.turned if turns else ''})\n",
-                  flush=True)
+            changed = (", turned " + args.turned if turns else "") + (", lines " + args.pitch + " px apart"
+                                                                         if pitches else "")
+            print(f"## {corpus_dir} ({len(samples)} pages{changed})\n", flush=True)
             print(report(found, configs), flush=True)
     if args.details:
         args.details.write_text(json.dumps([asdict(s) for s in scores], ensure_ascii=False, indent=1),
