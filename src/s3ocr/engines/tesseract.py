@@ -32,11 +32,10 @@ READ_PITCH_PX = 50.0
 # sideways 0.15-0.45.
 SURE_CONFIDENCE = 0.6
 # Small text: lines closer than this (px; body text at ~95 dpi) Tesseract reads mostly unsure, and worse than
-# PP-OCRv6, which scales every line to its recogniser's height. Nine real and rendered English pages resampled
-# so that their lines lie 14-30 px apart (README, Accuracy): at 14 and 18 px Tesseract read 12 of the 18 less
-# sure than ``auto`` keeps without a second opinion, and PP-OCRv6 read all 18 sure, 17 of them better
-# (bag-of-characters F1 0.79-1.0 against 0.0-1.0); at 22 px 4 of the 9 were unsure, at 26-30 px 2-3. The real
-# forms scanned at 75 dpi measure 15-16 px.
+# PP-OCRv6, which scales every line to its recogniser's height. The real and rendered English pages scaled down so
+# that their lines lie 14-30 px apart (``bench.accuracy --pitch``, README, Accuracy): at 14 and 18 px Tesseract
+# read 24 of 32 pages less sure than ``auto`` keeps without a second opinion and 30 of them worse than PP-OCRv6,
+# which read 31 sure; at 22 px 5 of 15 were unsure, at 26-30 px 2-4. Real forms scanned at 75 dpi: 15-16 px.
 MIN_PITCH_PX = 20.0
 # Vertical CJK writing: Tesseract's ``<lang>_vert`` models (Debian's tesseract-ocr-chi-sim-vert), on a
 # single block of vertical text (--psm 5). A vertical page read with chi_sim+eng and psm 3: CER 1.0 either
