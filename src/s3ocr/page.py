@@ -141,8 +141,8 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
     # on a page of text smaller than the engine reads well (``Capabilities.min_pitch``).
     second_first = context.writing.asks_second_first() or prepared.plan.small_text(capabilities.min_pitch)
     # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-    banded = capabilities.local and not second_first and not context.writing.expects_columns(prepared.plan)
-    parts = context.parts(number) if banded else 1
+    in_bands = capabilities.local and not second_first and not context.writing.expects_columns(prepared.plan)
+    parts = context.parts(number) if in_bands else 1
     bands = pagesplit.bands(prepared.image, parts) if parts > 1 else []
     band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, context.work_dir, files)
                   for i, band in enumerate(bands)] if len(bands) > 1 else []

@@ -85,7 +85,7 @@ class PagePlan:
         """Whether the page's lines were measured closer than ``min_pitch`` px (``Capabilities.min_pitch``);
         never for lines too close to be text (``dpi_estimate`` None) or a page not measured."""
         pitch = self.measurements.line_pitch if self.measurements is not None else 0.0
-        return bool(min_pitch) and self.dpi_estimate is not None and 0 < pitch < (min_pitch or 0)
+        return min_pitch is not None and self.dpi_estimate is not None and 0 < pitch < min_pitch
 
     def resolution(self, source_dpi: int) -> int:
         """The resolution to tell the engine for the prepared image (0: unknown, let the engine estimate)."""

@@ -43,6 +43,8 @@ def child(pages: Sequence[Path], languages: str, workers: int) -> dict[str, floa
     """One round, in this process: what it costs to start, to load, and to read warm."""
     from s3ocr.bench.accuracy import tree_cpu_seconds
 
+    if not (HANDLER_DIR / "app.py").is_file():
+        raise SystemExit(f"the handler is not at {HANDLER_DIR}: run this from a checkout of the repository")
     sys.path.insert(0, str(HANDLER_DIR))
     import_module("app")  # the handler's module-level set-up, as Lambda's init runs it
     from s3ocr.engines import get_engine

@@ -98,7 +98,7 @@ class AutoEngine:
         when the second engine was asked already."""
         if reading.text.strip() and (reading.mean_confidence or 0.0) >= SECOND_OPINION_BELOW:
             return reading
-        asked = opinion or self.second_opinion(page, languages, timeout)
+        asked = opinion if opinion is not None else self.second_opinion(page, languages, timeout)
         if asked is None:
             return reading
         return asked.reading if asked.reading.text.strip() and (asked.sure or not reading.text.strip()) else reading

@@ -35,9 +35,10 @@ class Capabilities:
     one, so the page's background is not divided out for it (a neural detector; Tesseract binarises the
     whole page with one threshold and needs it).
 
-    ``min_pitch``: lines closer than this (px) it reads worse than its second opinion does (``reconsider``), and
-    mostly unsure: a page of such small text asks the second opinion first (``second_opinion``), and the engine
-    reads only a page whose second reading is not sure. None: no such limit.
+    ``min_pitch``: lines closer than this (px) it reads mostly unsure, and worse than an engine that scales every
+    line up to its own height: where there is a second opinion (``Engine.second_opinion``, under ``auto``), a
+    page of such small text asks it first, and this engine reads only a page whose second reading is not sure.
+    None: no such limit.
     """
 
     local: bool = False
