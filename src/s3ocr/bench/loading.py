@@ -2,8 +2,11 @@
 
 Usage: ``python -m s3ocr.bench.loading PAGE... [--languages eng] [--workers 2] [--rounds 3]``.
 
-Each round is a process of its own, started as Lambda starts one. It imports the function's handler (its
-module-level set-up: boto3, Powertools, the pipeline), then reads the pages as one document (``auto``, the
+Each round is a process of its own, started as Lambda starts one, with the variables by which the libraries
+tell that they run in Lambda (``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_NAME``): outside it, Powertools'
+Tracer is off and the X-Ray SDK builds a sampler that asks X-Ray for its rules, two botocore clients at import
+(~0.1-0.2 CPU-s an instance that Lambda does not pay). It imports the function's handler (its module-level
+set-up: boto3, Powertools, the pipeline), then reads the pages as one document (``auto``, the
 default engine), ``--workers`` pages at once, twice. The first reading loads what the pages need (Tesseract's
 worker processes, PP-OCRv6's readers) and the second is a warm instance's, so their difference is the
 loading. Printed, in CPU seconds of the process tree (Tesseract's workers included), the median over the
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -88,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _ in range(args.rounds):
         command = [sys.executable, "-m", "s3ocr.bench.loading", "--child", "--languages", args.languages,
                    "--workers", str(args.workers), *map(str, args.pages)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        lambda_like = {**os.environ, "LAMBDA_TASK_ROOT": str(HANDLER_DIR), "AWS_LAMBDA_FUNCTION_NAME": "s3ocr-bench"}
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=lambda_like)
         rounds.append(json.loads(done.stdout.strip().splitlines()[-1]))
     each = ", ".join(f"{r['init']:.2f}/{r['loading']:.2f}" for r in rounds)
     print(f"{len(args.pages)} pages, {args.languages}, {args.workers} at once; CPU-s, median of {args.rounds} "
