@@ -280,3 +280,38 @@ def test_a_document_whose_readings_are_all_replaced_asks_the_second_engine_first
     assert [bool(page.preprocessing["read"].get("asked_first")) for page in outcome.pages] == \
         [False, False, True, True, True, False, True]
     assert all(page.preprocessing["read"]["second_opinion"] == "second" for page in outcome.pages)
+
+
+def _lined(width: int = 600, height: int = 900, pitch: int = 40) -> Image.Image:
+    """A tall page of dark bars, one a 'line': cut into bands when all cores read it at once."""
+    page = Image.new("L", (width, height), 255)
+    for top in range(40, height - 40, pitch):
+        page.paste(0, (40, top, width - 40, top + pitch // 2))
+    return page
+
+
+@pytest.mark.parametrize("replaced_before", [0, 2])
+def test_the_last_page_asked_the_second_engine_first_is_not_cut_into_bands(tmp_path, replaced_before):
+    from s3ocr.page import PageContext, read_page
+    from s3ocr.pages.images import ImagePages
+    from s3ocr.reading import DocumentWriting
+
+    # GIVEN the last page of a document, read by two cores, after 0 or 2 pages whose readings were replaced
+    path = tmp_path / "page.png"
+    _lined().save(path)
+    settings = _settings(tmp_path, workers=2)
+    settings.work_dir.mkdir(parents=True)
+    writing = DocumentWriting()
+    for _ in range(replaced_before):
+        writing.first_reading_replaced(True)
+    engine = ReplacedEngine()
+    context = PageContext(ImagePages(path, settings.max_page_pixels), settings.work_dir, settings, engine, last=1,
+                          writing=writing)
+    # WHEN it is read
+    page = read_page(context, 1)
+    # THEN asked first, it is read whole by the second engine and never cut; read the usual way, it is read in bands
+    if replaced_before:
+        assert engine.asked_first == [1] and engine.seen == [] and "bands" not in page.preprocessing
+    else:
+        assert engine.asked_first == [] and len(page.preprocessing["bands"]) == 2
+        assert sorted(p.path.stem for p in engine.seen) == ["000001_band0", "000001_band1"]
