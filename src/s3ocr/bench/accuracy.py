@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 from s3ocr.bench.scoring import bag_of_characters, cer
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from s3ocr.engines.base import Engine
 
 LANGUAGES = {"zh": "chi_sim+eng", "en": "eng"}
@@ -101,6 +103,16 @@ def load_corpus(corpus_dir: Path) -> list[Sample]:
             for e in entries]
 
 
+def _pixels(sample: Sample) -> np.ndarray:
+    """The sample's image as OpenCV reads it, as it is (depth and channels kept)."""
+    import cv2
+
+    image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SystemExit(f"{sample.image}: not an image OpenCV reads")
+    return image
+
+
 def turned(samples: Sequence[Sample], turns: Sequence[int], folder: Path) -> list[Sample]:
     """Copies of ``samples`` turned clockwise by each of ``turns`` (90, 180, 270), written to ``folder``."""
     import cv2
@@ -109,9 +121,7 @@ def turned(samples: Sequence[Sample], turns: Sequence[int], folder: Path) -> lis
 
     copies = []
     for sample in samples:
-        image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise SystemExit(f"{sample.image}: not an image OpenCV reads")
+        image = _pixels(sample)
         for turn in turns:
             path = folder / f"{sample.image.stem}-turned{turn}.png"
             cv2.imwrite(str(path), rotate_quarter(image, turn))
@@ -130,9 +140,7 @@ def resampled(samples: Sequence[Sample], pitches: Sequence[float], folder: Path)
 
     copies = []
     for sample in samples:
-        image = cv2.imread(str(sample.image), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise SystemExit(f"{sample.image}: not an image OpenCV reads")
+        image = _pixels(sample)
         measured = prepare_auto(image, LANGUAGES[sample.lang], Capabilities()).plan.measurements
         pitch = measured.line_pitch if measured is not None else 0.0
         for target in pitches:

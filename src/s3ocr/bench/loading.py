@@ -88,11 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import compileall
 
     compileall.compile_dir(HANDLER_DIR, quiet=1)
+    # As Lambda starts a process: the libraries see these and behave as in the function (see the module doc).
+    lambda_like = {**os.environ, "LAMBDA_TASK_ROOT": str(HANDLER_DIR), "AWS_LAMBDA_FUNCTION_NAME": "s3ocr-bench"}
     rounds = []
     for _ in range(args.rounds):
         command = [sys.executable, "-m", "s3ocr.bench.loading", "--child", "--languages", args.languages,
                    "--workers", str(args.workers), *map(str, args.pages)]
-        lambda_like = {**os.environ, "LAMBDA_TASK_ROOT": str(HANDLER_DIR), "AWS_LAMBDA_FUNCTION_NAME": "s3ocr-bench"}
         done = subprocess.run(command, capture_output=True, text=True, check=True, env=lambda_like)
         rounds.append(json.loads(done.stdout.strip().splitlines()[-1]))
     each = ", ".join(f"{r['init']:.2f}/{r['loading']:.2f}" for r in rounds)
