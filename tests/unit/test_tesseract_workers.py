@@ -237,3 +237,54 @@ def test_a_prewarm_that_cannot_start_workers_gives_their_places_back(crop, monke
     while pool._lent and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool._lent == 0 and pool._idle == []
+
+
+def _leptonica_equal(api, first: int, second: int) -> bool:
+    import ctypes
+
+    from s3ocr.engines.tesseract_worker import _bind
+
+    pix_equal = _bind(ctypes.CDLL("liblept.so.5"), "pixEqual", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                      ctypes.POINTER(ctypes.c_int))
+    same = ctypes.c_int(0)
+    assert pix_equal(first, second, ctypes.byref(same)) == 0
+    return bool(same.value)
+
+
+@pytest.mark.parametrize("width", [1000, 1001, 1003])
+def test_a_pgm_page_is_copied_into_the_same_image_leptonica_reads(tmp_path, width):
+    import ctypes
+
+    import numpy as np
+
+    from s3ocr.engines.tesseract_worker import TesseractApi, pix_from_pgm
+
+    # GIVEN a binary PGM of noise, its rows a whole number of 32-bit words long or not, with a comment
+    pixels = np.random.default_rng(width).integers(0, 256, size=(37, width), dtype=np.uint8)
+    path = tmp_path / "000001_page.pgm"
+    path.write_bytes(f"P5\n# written by hand\n{width} 37\n255\n".encode() + pixels.tobytes())
+    api = TesseractApi()
+    # WHEN the worker copies it in, and Leptonica reads it
+    copied, read = ctypes.c_void_p(pix_from_pgm(api, str(path))), ctypes.c_void_p(api.pix_read(str(path).encode()))
+    # THEN the two images are the same, pixel for pixel
+    try:
+        assert copied and read and _leptonica_equal(api, copied.value, read.value)
+        assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (37, width)
+    finally:
+        api.pix_destroy(ctypes.byref(copied))
+        api.pix_destroy(ctypes.byref(read))
+
+
+@pytest.mark.parametrize("content", [
+    b"P2\n2 1\n255\n0 255\n",  # the text form
+    b"P5\n2 1\n65535\n\x00\x00\xff\xff",  # 16-bit
+    b"P5\n4 4\n255\n\x00\x01",  # cut short
+    b"P5\n0 4\n255\n",  # no pixels
+    b"\x89PNG\r\n\x1a\n",
+])
+def test_every_file_but_a_whole_8_bit_binary_pgm_is_left_to_leptonica(tmp_path, content):
+    from s3ocr.engines.tesseract_worker import TesseractApi, pix_from_pgm
+
+    path = tmp_path / "page"
+    path.write_bytes(content)
+    assert pix_from_pgm(TesseractApi(), str(path)) is None
