@@ -236,7 +236,10 @@ class _Reader:
         if model not in self._recognizers:
             engine = self._rapidocr_whole if model == recogniser_model() else self._rapidocr(model)
             with _without_memory_patterns():
-                self._recognizers[model] = engine._load_rec_model()
+                recognizer = engine._load_rec_model()
+            # Read for every line; as RapidOCR keeps it (an OmegaConf list) each reading costs ~0.3 ms.
+            recognizer.rec_image_shape = list(recognizer.rec_image_shape)
+            self._recognizers[model] = recognizer
         return self._recognizers[model]
 
     def read(self, image: Any, latin: bool = False) -> list[tuple[Any, str, float, Any]]:
