@@ -12,7 +12,7 @@ one assembles the outputs (``.txt`` and ``.json``, streamed a page at a time) an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from s3ocr.errors import MalformedMessageError, StorageUnavailableError
 from s3ocr.jobs import Job, JobLedger
 from s3ocr.keys import printable
 from s3ocr.models import DocumentHandedOn, DocumentRef, DocumentResult, EngineInfo, PageResult, Quality, QualityTally
+from s3ocr.reading import DocumentWriting, outcome_of
 from s3ocr.routing import formats_for
 from s3ocr.settings import Settings
 from s3ocr.sinks import Reading, ReadingSink
@@ -112,6 +113,10 @@ class PageStore:
     def pages(self, job_id: str, count: int, workers: int = 16) -> Iterator[tuple[dict[str, Any], bytes]]:
         """Pages 1..``count`` in order, each as its page object and its ``page_chunk``, ``workers`` fetched at a
         time; a page missing is an error (never a silent gap)."""
+        return self.fetch(job_id, range(1, count + 1), workers)
+
+    def fetch(self, job_id: str, numbers: Iterable[int], workers: int = 16) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """The pages ``numbers``, in that order, as ``pages`` gives them."""
         from s3ocr.pipeline import ordered_concurrent_map
 
         def fetch(number: int) -> tuple[dict[str, Any], bytes]:
@@ -119,7 +124,7 @@ class PageStore:
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(job_id, number))["Body"].read()
             return dict(json.loads(body)), bytes(body)
 
-        yield from ordered_concurrent_map(fetch, range(1, count + 1), workers)
+        yield from ordered_concurrent_map(fetch, numbers, workers)
 
     def remove(self, job_id: str) -> None:
         for keys in self._listed(job_id):
@@ -209,20 +214,30 @@ class RangeReport:
 
 
 def read_range(task: RangeTask, read: Callable[[int], PageResult], store: PageStore, time_left: Callable[[], float],
-               workers: int, first_guess: float = 30.0) -> RangeReport:
+               workers: int, first_guess: float = 30.0, writing: DocumentWriting | None = None) -> RangeReport:
     """Read the task's pages not yet written, ``workers`` at a time, each only while it is expected to fit in the
     time left: the longest page so far, twice over (``first_guess`` before any). The first is read whatever the time
-    left, so that a range always moves on (a page longer than a whole invocation fails like any other)."""
+    left, so that a range always moves on (a page longer than a whole invocation fails like any other).
+    ``writing``: the document's, told which pages this task reads and what the range's pages written already
+    showed, so that its pages are read as in a task that was never stopped."""
     from time import perf_counter
 
     from s3ocr.pipeline import ordered_concurrent_map
 
     written = store.written(task.job_id)
     todo = [number for number in range(task.first, task.last + 1) if number not in written]
+    if writing is not None:
+        writing.expect(todo)
+        # The range's pages read by an earlier task (this one may be the rest of a range handed on)
+        before = [number for number in sorted(written) if writing.block_start(task.first) <= number <= task.last]
+        for page, _ in store.fetch(task.job_id, before):
+            writing.record(int(page["number"]), outcome_of(page["status"], page["text"], page["preprocessing"] or {}))
     longest = [first_guess / 2]
 
     def one(number: int) -> int | None:
         if number != todo[0] and time_left() < 2 * longest[0]:  # the first page is always read: a task moves on
+            if writing is not None:
+                writing.record(number, None)
             return None
         started = perf_counter()
         store.put(task.job_id, read(number))
@@ -262,8 +277,10 @@ def run_task(task: RangeTask, settings: Settings, client: Any, sqs: Any, store: 
                             max_pages=settings.max_pages, use_text_layer=not settings.force_ocr)
         # The document's last page, as a single invocation reads it: with every core, in bands.
         context = PageContext(source, work_dir, settings, engine_for(ref, metadata),
-                              last=min(source.page_count, settings.max_pages))
-        report = read_range(task, lambda number: read_page(context, number), store, time_left, settings.worker_count)
+                              last=min(source.page_count, settings.max_pages),
+                              writing=DocumentWriting.for_settings(settings))
+        report = read_range(task, lambda number: read_page(context, number), store, time_left, settings.worker_count,
+                            writing=context.writing)
         answer: dict[str, Any] = {"task": describe(task), "read": report.read, "skipped": report.skipped}
         if report.handed_on is not None:
             send_tasks(sqs, settings.tasks_queue_url, [report.handed_on])

@@ -16,7 +16,15 @@ from s3ocr.errors import CorruptDocumentError, PageTimeoutError, PermanentError
 from s3ocr.layout import ordered_lines
 from s3ocr.models import Line, PageImage, PageResult, Recognition
 from s3ocr.pages import PageSource
-from s3ocr.reading import DocumentWriting, PageReading, read_bands, read_page_image, write_page
+from s3ocr.reading import (
+    DocumentWriting,
+    PageReading,
+    WritingView,
+    outcome_of,
+    read_bands,
+    read_page_image,
+    write_page,
+)
 from s3ocr.settings import Settings
 from s3ocr.textclean import clean_text, has_cjk, latin_punctuation
 
@@ -30,7 +38,8 @@ class PageContext:
     """What reading any page of one document needs: where it comes from and goes, and how it is read.
 
     ``last``: the page read when no other is left to start, by all cores at once (in bands; see
-    ``pagesplit``). ``writing``: what the document's pages showed of its writing so far (shared by them).
+    ``pagesplit``). ``writing``: what the document's pages show of its writing, and what it decides for the pages
+    after them (``DocumentWriting``; shared by them).
     """
 
     source: PageSource
@@ -60,13 +69,17 @@ class _Prepared:
 
 def read_page(context: PageContext, number: int) -> PageResult:
     """Page ``number``'s text and the record of how it was found; page-level failures are recorded on it."""
-    page = _read_page(context, number)
-    if page.status == "ok":
-        context.writing.read(page.text)
+    view = context.writing.view(number, context.settings.page_timeout)
+    page: PageResult | None = None
+    try:
+        page = _read_page(context, number, view)
+    finally:  # whatever happens, the pages after this one learn so (``DocumentWriting.view`` waits for it)
+        context.writing.record(number, None if page is None else
+                               outcome_of(page.status, page.text, page.preprocessing or {}))
     return page
 
 
-def _read_page(context: PageContext, number: int) -> PageResult:
+def _read_page(context: PageContext, number: int, writing: WritingView) -> PageResult:
     started = perf_counter()
     text = context.source.text_layer(number)
     if text is not None:
@@ -79,7 +92,7 @@ def _read_page(context: PageContext, number: int) -> PageResult:
     # A document of Latin text so far is read with its Latin languages (DocumentWriting): a guess, which a local
     # engine's reading confirms; a cloud service bills every call, so it reads with every language at once.
     local = context.engine.capabilities(configured).local
-    languages = context.writing.languages(configured) if local else configured
+    languages = writing.languages(configured) if local else configured
     if languages != configured:
         context = replace(context, settings=replace(context.settings, languages=languages))
     settings, engine = context.settings, context.engine
@@ -87,13 +100,13 @@ def _read_page(context: PageContext, number: int) -> PageResult:
     timings: dict[str, float] = {}
     files: list[Path] = []
     try:
-        prepared = _prepare(context, number, files, timings, started)
+        prepared = _prepare(context, number, writing, files, timings, started)
         if isinstance(prepared, PageResult):
             return prepared
         mark = perf_counter()
         banded = read_bands(prepared.band_pages, prepared.bands, settings, engine) if prepared.band_pages else None
         reading = read_page_image(prepared.plan, prepared.page, prepared.prepared, context.work_dir, files,
-                                  settings, engine, first=banded, writing=context.writing, marks=prepared.marks,
+                                  settings, engine, first=banded, writing=writing, marks=prepared.marks,
                                   all_languages=configured, second_first=prepared.second_first)
         timings["recognize"] = round(perf_counter() - mark, 3)
     except (PageTimeoutError, PermanentError) as e:
@@ -109,7 +122,7 @@ def _read_page(context: PageContext, number: int) -> PageResult:
     return _result(number, prepared, reading, engine, timings)
 
 
-def _prepare(context: PageContext, number: int, files: list[Path], timings: dict[str, float],
+def _prepare(context: PageContext, number: int, writing: WritingView, files: list[Path], timings: dict[str, float],
              started: float) -> _Prepared | PageResult:
     """Render the page, and plan it unless it is paper alone (then its ``empty`` result, no engine asked)."""
     # OpenCV and the preprocessing modules load with the first page that needs OCR: a born-digital document
@@ -139,9 +152,9 @@ def _prepare(context: PageContext, number: int, files: list[Path], timings: dict
         ocr_page = write_page(prepared.image, number, "ocr", dpi, context.work_dir, files)
     # The second engine is asked first, on the whole page, in a document whose readings it keeps replacing and
     # on a page of text smaller than the engine reads well (``Capabilities.min_pitch``).
-    second_first = context.writing.asks_second_first() or prepared.plan.small_text(capabilities.min_pitch)
+    second_first = writing.asks_second_first() or prepared.plan.small_text(capabilities.min_pitch)
     # Bands are strips across the page as prepared: no use when the page is expected to read in columns.
-    in_bands = capabilities.local and not second_first and not context.writing.expects_columns(prepared.plan)
+    in_bands = capabilities.local and not second_first and not writing.expects_columns(prepared.plan)
     parts = context.parts(number) if in_bands else 1
     bands = pagesplit.bands(prepared.image, parts) if parts > 1 else []
     band_pages = [write_page(prepared.image[band.top:band.bottom], number, f"band{i}", dpi, context.work_dir, files)

@@ -28,6 +28,7 @@ from s3ocr.models import (
 )
 from s3ocr.page import PageContext, read_page
 from s3ocr.pages import detect_media_type, open_pages
+from s3ocr.reading import DocumentWriting
 from s3ocr.routing import formats_for
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
@@ -126,7 +127,9 @@ def process_file(
     numbers = range(1, min(source.page_count, settings.max_pages) + 1)
     workers = min(settings.worker_count, len(numbers))
     pages = []
-    context = PageContext(source, work_dir, settings, engine, last=numbers[-1] if numbers else 0)
+    context = PageContext(source, work_dir, settings, engine, last=numbers[-1] if numbers else 0,
+                          writing=DocumentWriting.for_settings(settings))
+    context.writing.expect(numbers)
     observer.document_opened(ref, len(numbers))
 
     with observer.stage("pages"):

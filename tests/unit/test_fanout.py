@@ -6,6 +6,7 @@ whole path through queues and several Lambda runtimes is in tests/integration/te
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,40 @@ def test_a_range_skips_pages_written_before_and_hands_on_what_would_not_fit(aws)
     assert read == [2, 4] and report.skipped == 1 and report.read == 2
     assert report.handed_on == RangeTask("job", SOURCE, 5, 7, 0, 1)
     assert store.written("job") == {2, 3, 4}
+
+
+def test_the_rest_of_a_range_is_decided_as_if_the_range_had_never_stopped(aws):
+    from dataclasses import replace
+
+    from s3ocr.reading import DocumentWriting, outcome_of
+
+    s3, _ = aws
+    store = PageStore(s3, "out", "work/")
+    # GIVEN ranges of 8 pages; an earlier task read pages 9-10 of the second, and a second engine replaced both
+    replaced = {"read": {"kept": "as_planned", "second_opinion": "rapidocr"}}
+    for number in (9, 10):
+        store.put("job", replace(page(number), preprocessing=replaced))
+    store.put("job", page(3))  # a page of the first range: not this range's
+    writing = DocumentWriting(lag=1, block=8)
+    views = {}
+
+    def reader(number: int) -> PageResult:
+        views[number] = writing.view(number, timeout=30)
+        result = page(number)
+        writing.record(number, outcome_of(result.status, result.text, result.preprocessing))
+        return result
+
+    # WHEN the rest of the range, pages 11-16, is read, with time for two pages only
+    budget = iter([100.0, 1.0, 1.0, 1.0, 1.0])
+    report = read_range(RangeTask("job", SOURCE, 11, 16, 1, 2), reader, store, lambda: next(budget), workers=1,
+                        first_guess=4.0, writing=writing)
+    # THEN page 11 is decided from pages 9-10, as in the task that read them: asked the second engine first
+    assert views[11].asks_second_first() and views[11].latin_so_far
+    # AND the pages left for another task are no longer expected: nothing waits for them
+    assert report.handed_on == RangeTask("job", SOURCE, 13, 16, 1, 2) and sorted(views) == [11, 12]
+    started = time.monotonic()
+    writing.view(16, timeout=60)
+    assert time.monotonic() - started < 30
 
 
 def test_a_range_always_reads_its_first_page_so_that_it_moves_on(aws):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,41 @@ def test_a_document_whose_readings_are_all_replaced_asks_the_second_engine_first
     assert all(page.preprocessing["read"]["second_opinion"] == "second" for page in outcome.pages)
 
 
+class TimedEngine(ReplacedEngine):
+    """``ReplacedEngine`` whose second opinion replaces only the readings of the ``forms`` pages, and whose every
+    reading of page n takes ``delays[n]`` seconds."""
+
+    def __init__(self, delays: dict[int, float], forms: set[int]) -> None:
+        super().__init__()
+        self.delays, self.forms = delays, forms
+
+    def recognize(self, page, languages, timeout):
+        time.sleep(self.delays.get(page.number, 0.0))
+        return super().recognize(page, languages, timeout)
+
+    def second_opinion(self, page, languages, timeout):
+        time.sleep(self.delays.get(page.number, 0.0))
+        return super().second_opinion(page, languages, timeout)
+
+    def reconsider(self, page, languages, timeout, reading, opinion=None):
+        return super().reconsider(page, languages, timeout, reading) if page.number in self.forms else reading
+
+
+def test_a_document_reads_the_same_however_its_pages_threads_run(tmp_path):
+    # GIVEN a 10-page document of five forms, then five pages the first engine reads sure, read two at a time
+    results = []
+    for slow in (1, 0):  # WHEN read once with its odd pages slow, once with its even ones
+        engine = TimedEngine({n: 0.15 for n in range(1, 11) if n % 2 == slow}, forms={1, 2, 3, 4, 5})
+        outcome = process_local_file(_tiff(tmp_path, 10), DocumentRef("", "doc.tif"),
+                                     _settings(tmp_path, workers=2), engine)
+        assert isinstance(outcome, DocumentResult)
+        results.append((sorted(engine.asked_first), [page.text for page in outcome.pages]))
+    # THEN each page is decided from the pages four and more before it: page 6 is the first asked the second engine
+    # first, page 9 (the fourth of the run) is read the usual way, and the run ends with it: the same both times
+    assert results[0] == results[1]
+    assert results[0][0] == [6, 7, 8, 10]
+
+
 def _lined(width: int = 600, height: int = 900, pitch: int = 40) -> Image.Image:
     """A tall page of dark bars, one a 'line': cut into bands when all cores read it at once."""
     page = Image.new("L", (width, height), 255)
@@ -294,24 +330,24 @@ def _lined(width: int = 600, height: int = 900, pitch: int = 40) -> Image.Image:
 def test_the_last_page_asked_the_second_engine_first_is_not_cut_into_bands(tmp_path, replaced_before):
     from s3ocr.page import PageContext, read_page
     from s3ocr.pages.images import ImagePages
-    from s3ocr.reading import DocumentWriting
+    from s3ocr.reading import DocumentWriting, PageOutcome
 
     # GIVEN the last page of a document, read by two cores, after 0 or 2 pages whose readings were replaced
-    path = tmp_path / "page.png"
-    _lined().save(path)
+    path = tmp_path / "doc.tif"
+    _lined().save(path, save_all=True, append_images=[_lined(), _lined()])
     settings = _settings(tmp_path, workers=2)
     settings.work_dir.mkdir(parents=True)
     writing = DocumentWriting()
-    for _ in range(replaced_before):
-        writing.first_reading_replaced(True)
+    for number in range(1, replaced_before + 1):
+        writing.record(number, PageOutcome(text=True, cjk=False, replaced=True, vertical=False))
     engine = ReplacedEngine()
-    context = PageContext(ImagePages(path, settings.max_page_pixels), settings.work_dir, settings, engine, last=1,
+    context = PageContext(ImagePages(path, settings.max_page_pixels), settings.work_dir, settings, engine, last=3,
                           writing=writing)
     # WHEN it is read
-    page = read_page(context, 1)
+    page = read_page(context, 3)
     # THEN asked first, it is read whole by the second engine and never cut; read the usual way, it is read in bands
     if replaced_before:
-        assert engine.asked_first == [1] and engine.seen == [] and "bands" not in page.preprocessing
+        assert engine.asked_first == [3] and engine.seen == [] and "bands" not in page.preprocessing
     else:
         assert engine.asked_first == [] and len(page.preprocessing["bands"]) == 2
-        assert sorted(p.path.stem for p in engine.seen) == ["000001_band0", "000001_band1"]
+        assert sorted(p.path.stem for p in engine.seen) == ["000003_band0", "000003_band1"]

@@ -13,7 +13,7 @@ import pytest
 from s3ocr.engines.base import BaseEngine, Capabilities, Opinion
 from s3ocr.models import Box, Line, PageImage, Recognition, Word
 from s3ocr.plan import Measurements, PagePlan
-from s3ocr.reading import DocumentWriting, read_page_image
+from s3ocr.reading import DocumentWriting, PageOutcome, WritingView, outcome_of, read_page_image
 from s3ocr.settings import Settings
 
 UNSURE, SURE = 0.3, 0.9
@@ -124,15 +124,16 @@ def test_a_page_whose_lines_ran_down_is_read_standing_as_vertical_writing_first(
     # GIVEN a Chinese page turned a quarter by the plan, unsure turned, sure read standing in columns
     engine = WayEngine({"ocr": reading("sideways", UNSURE)}, vertical=reading("竖排 文字", SURE))
     writing = DocumentWriting()
-    result = read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing)
+    result = read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing.view(1))
     # THEN the column reading of the page as it stood is kept, before any 180 degree reread
     assert engine.reads == ["ocr", "vertical"] and result.way == "standing" and result.rotation == 0
     report = result.report(TURNED)
     assert report["writing"] == "vertical" and report["rotation"] == 0 and "rotate_90" not in report["steps"]
     # AND the document now expects columns: its next such page is read standing first, and only so
-    assert writing.vertical
+    writing.record(1, outcome_of("ok", result.recognition.text, report))
+    assert writing.view(2).vertical
     engine.reads.clear()
-    assert read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing).way == "standing"
+    assert read(tmp_path, TURNED, engine, languages="chi_sim+eng", writing=writing.view(2)).way == "standing"
     assert engine.reads == ["vertical"]
 
 
@@ -208,14 +209,18 @@ def test_a_sure_reading_in_standing_lines_does_not_settle_a_latin_page(tmp_path)
 def test_a_document_of_latin_text_so_far_is_read_with_its_latin_languages():
     writing = DocumentWriting()
     # GIVEN nothing read yet: the configured languages
-    assert writing.languages("chi_sim+eng") == "chi_sim+eng"
+    assert writing.view(1).languages("chi_sim+eng") == "chi_sim+eng"
     # WHEN a page of English is read  THEN the next pages are read with the Latin part of the list
-    writing.read("Operation is similar to a multi-track tape recorder.")
-    assert writing.languages("chi_sim+eng") == "eng" and writing.languages("eng+chi_sim") == "eng"
-    assert writing.languages("chi_sim") == "chi_sim" and writing.languages("deu+fra") == "deu+fra"
+    writing.record(1, outcome_of("ok", "Operation is similar to a multi-track tape recorder.", {}))
+    view = writing.view(2)
+    assert view.languages("chi_sim+eng") == "eng" and view.languages("eng+chi_sim") == "eng"
+    assert view.languages("chi_sim") == "chi_sim" and view.languages("deu+fra") == "deu+fra"
     # AND once a page with Chinese is read, the document is read with every language again
-    writing.read("打印匹配给定模式的行")
-    assert writing.languages("chi_sim+eng") == "chi_sim+eng"
+    writing.record(2, outcome_of("ok", "打印匹配给定模式的行", {}))
+    assert writing.view(3).languages("chi_sim+eng") == "chi_sim+eng"
+    # AND a page that failed or read no text says nothing of the writing
+    assert outcome_of("failed", "", {}) == PageOutcome(text=False, cjk=False, replaced=None, vertical=False)
+    assert not outcome_of("no_text_found", "", {"read": {"kept": "as_planned"}}).text
 
 
 class ReplacingEngine(WayEngine):
@@ -241,9 +246,8 @@ def test_a_page_asked_the_second_engine_first_keeps_its_sure_reading_without_a_f
     # GIVEN a document whose pages' first readings were being replaced, and a sure second reading
     engine = ReplacingEngine({"ocr": reading("unsure fax text", 0.7)},
                              opinion=replace(reading("sure fax text", SURE), engine="other"))
-    writing = DocumentWriting()
     # WHEN a page is read asking the second engine first
-    result = read(tmp_path, PLAIN, engine, writing=writing, second_first=True)
+    result = read(tmp_path, PLAIN, engine, writing=WritingView(), second_first=True)
     # THEN the first engine read nothing, the second's reading is kept, and the record says so
     assert engine.reads == [] and engine.asked == ["second_opinion"]
     assert result.recognition.text == "sure fax text" and result.way == "as_planned"
@@ -256,7 +260,7 @@ def test_without_a_sure_second_reading_the_page_is_read_the_usual_way(tmp_path, 
     # GIVEN no second engine (None), or one that reads nothing or reads unsure
     engine = ReplacingEngine({"ocr": reading("clean page text", SURE)}, opinion=opinion)
     # WHEN the page is read asking the second engine first  THEN the first engine reads it as it would have
-    result = read(tmp_path, PLAIN, engine, writing=DocumentWriting(), second_first=True)
+    result = read(tmp_path, PLAIN, engine, writing=WritingView(), second_first=True)
     assert engine.reads == ["ocr"] and result.recognition.text == "clean page text"
     assert "asked_first" not in result.report(PLAIN)["read"]
     # AND the second engine's reading, made already, is what the first one's is reconsidered with
@@ -269,27 +273,36 @@ def test_a_second_reading_of_the_page_as_planned_is_not_reused_for_another_way(t
     engine = ReplacingEngine({"ocr": reading("", 0.0), "ocr180": reading("upside down text", SURE)},
                              opinion=reading("unsure fax text", 0.7))
     # WHEN read  THEN the page turned over is kept, and reconsidered on its own image: the second engine is asked
-    result = read(tmp_path, PLAIN, engine, writing=DocumentWriting(), second_first=True)
+    result = read(tmp_path, PLAIN, engine, writing=WritingView(), second_first=True)
     assert result.way == "turned_180" and engine.asked == ["second_opinion", "reconsider"]
+
+
+REPLACED = PageOutcome(text=True, cjk=False, replaced=True, vertical=False)
+READ_SURE = PageOutcome(text=True, cjk=False, replaced=False, vertical=False)
 
 
 def test_a_document_asks_the_second_engine_first_after_two_replaced_pages_and_rechecks_every_fourth():
     writing = DocumentWriting()
     # GIVEN no page read yet, then one page whose first reading was replaced  THEN the usual way
-    assert not writing.asks_second_first()
-    writing.first_reading_replaced(True)
-    assert not writing.asks_second_first()
+    assert not writing.view(1).asks_second_first()
+    writing.record(1, REPLACED)
+    assert not writing.view(2).asks_second_first()
     # WHEN a second page in a row is replaced  THEN the next three pages ask the second engine first, the fourth
     # is read the usual way, and so on while pages keep being replaced
-    writing.first_reading_replaced(True)
+    writing.record(2, REPLACED)
     asked = []
-    for _ in range(8):
-        asked.append(writing.asks_second_first())
-        writing.first_reading_replaced(True)
+    for number in range(3, 11):
+        asked.append(writing.view(number).asks_second_first())
+        writing.record(number, REPLACED)
     assert asked == [True] * 3 + [False] + [True] * 3 + [False]
     # WHEN a page reads sure with the first engine  THEN the run ends: the next pages are read the usual way
-    writing.first_reading_replaced(False)
-    assert not writing.asks_second_first()
+    writing.record(11, READ_SURE)
+    assert not writing.view(12).asks_second_first()
+    # AND pages no engine read (failed, blank, a text layer) neither end a run nor lengthen it
+    writing.record(12, REPLACED)
+    writing.record(13, outcome_of("failed", "", {}))
+    writing.record(14, REPLACED)
+    assert writing.view(15).asks_second_first()
 
 
 @pytest.mark.parametrize(("pitch", "estimate", "min_pitch", "small"), [
@@ -307,3 +320,46 @@ def test_small_text_is_lines_closer_than_the_engine_reads_well(pitch, estimate, 
 
 def test_a_fixed_recipe_measures_no_small_text():
     assert PagePlan(recipe="none", steps=("grayscale",)).small_text(20.0) is False
+
+
+def test_a_page_is_decided_from_the_pages_as_many_before_it_as_are_read_at_once_waiting_for_them():
+    import threading
+
+    # GIVEN a document read two pages at a time, pages 1-4 to be read
+    writing = DocumentWriting(lag=2)
+    writing.expect([1, 2, 3, 4])
+    # THEN pages 1 and 2 are decided from nothing, at once
+    assert writing.view(2) == WritingView()
+    # AND page 3 waits for page 1, and only for it: page 2, read beside it, has no say
+    views: list[WritingView] = []
+    waiting = threading.Thread(target=lambda: views.append(writing.view(3, timeout=30)))
+    waiting.start()
+    writing.record(2, outcome_of("ok", "打印匹配给定模式的行", {}))
+    waiting.join(0.3)
+    assert waiting.is_alive()
+    writing.record(1, outcome_of("ok", "Operation is similar to a multi-track tape recorder.", {}))
+    waiting.join(30)
+    assert views == [WritingView(latin_so_far=True)]
+    # AND page 4 is decided from pages 1-2, whichever finished first
+    assert writing.view(4) == WritingView()
+
+
+def test_a_page_that_never_comes_holds_the_pages_after_it_no_longer_than_the_timeout():
+    writing = DocumentWriting()
+    writing.expect([1, 2])
+    assert writing.view(2, timeout=0.05) == WritingView()  # page 1 never recorded: decided from what is known
+    writing.record(1, None)  # an expected page that will not be read after all
+    assert writing.view(2) == WritingView()
+
+
+def test_each_block_of_pages_is_decided_from_its_own_pages_as_a_range_task_reads_it():
+    # GIVEN blocks of 4 pages (the fan-out's ranges), pages 1-4 replaced and Latin
+    writing = DocumentWriting(block=4)
+    for number in range(1, 5):
+        writing.record(number, REPLACED)
+    assert writing.view(4).asks_second_first() and writing.view(4).latin_so_far
+    # THEN page 5 starts afresh, as the task reading pages 5-8 would; page 7 has pages 5-6 to go on
+    assert writing.view(5) == WritingView()
+    writing.record(5, REPLACED)
+    writing.record(6, REPLACED)
+    assert writing.view(7).asks_second_first()
