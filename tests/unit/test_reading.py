@@ -363,3 +363,33 @@ def test_each_block_of_pages_is_decided_from_its_own_pages_as_a_range_task_reads
     writing.record(5, REPLACED)
     writing.record(6, REPLACED)
     assert writing.view(7).asks_second_first()
+
+
+@pytest.mark.parametrize(("languages", "workers", "lag", "first_counts"), [
+    ("chi_sim+eng", 2, 4, True),  # the default: an English document's pages after its first are read with eng
+    ("eng", 2, 4, False),
+    ("chi_sim", 4, 8, False),
+    ("chi_sim+eng", 1, 1, True),  # one page at a time: each page is decided from all the pages before it
+])
+def test_a_document_is_decided_from_pages_twice_as_many_back_as_are_read_at_once(languages, workers, lag,
+                                                                                 first_counts):
+    writing = DocumentWriting.for_settings(Settings(languages=languages, workers=workers, range_pages=16))
+    assert (writing.lag, writing.block, writing.first_counts) == (lag, 16, first_counts)
+
+
+def test_with_mixed_languages_the_first_page_of_a_block_counts_for_every_page_after_it():
+    import threading
+
+    # GIVEN a document read with chi_sim+eng, two pages at a time (a lag of four)
+    writing = DocumentWriting(lag=4, block=16, first_counts=True)
+    writing.expect(range(1, 17))
+    # WHEN page 2 is decided  THEN it waits for page 1, and once page 1 read English, it is read with eng
+    views: list[WritingView] = []
+    waiting = threading.Thread(target=lambda: views.append(writing.view(2, timeout=30)))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()
+    writing.record(1, outcome_of("ok", "Operation is similar to a multi-track tape recorder.", {}))
+    waiting.join(30)
+    assert views == [WritingView(latin_so_far=True)]
+    assert writing.view(3, timeout=0).languages("chi_sim+eng") == "eng"
