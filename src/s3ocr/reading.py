@@ -139,9 +139,11 @@ class DocumentWriting:
       (``Engine.second_opinion``), and the first engine reads only a page whose second reading is not sure.
       Every ``RECHECK_EVERY``-th page is read the usual way all the same, so that a document whose pages
       change is noticed: a page the first engine reads sure ends the run.
-    The first two change only the cost: the readings tried and the rules that pick one are the same. The third
-    may also keep the second engine's reading of a page the first would have read sure, at its higher cost: on
-    the real English pages PP-OCRv6 reads as well as Tesseract or better (*Accuracy* in the README).
+    Each may change the text a page ends with, not only its cost: the first tries the page's ways in another
+    order and keeps the first settled one; under ``auto`` the languages choose the engine (``eng``: Tesseract,
+    ``chi_sim+eng``: PP-OCRv6); the third may keep the second engine's reading of a page the first would have
+    read sure, at its higher cost (on the real English pages PP-OCRv6 reads as well as Tesseract or better:
+    *Accuracy* in the README).
 
     The same document reads the same however its pages' threads run, and whether it is read in one invocation
     or in page ranges (``s3ocr.fanout``): page n is decided from the pages ``lag`` and more before it (``view``
@@ -200,8 +202,7 @@ class DocumentWriting:
         with self._changed:
             self._changed.wait_for(lambda: all(page in self._outcomes for page in drawn if page in self._expected),
                                    timeout)
-            known = [outcome for page, outcome in sorted(self._outcomes.items())
-                     if page in drawn and outcome is not None]
+            known = [outcome for page in sorted(drawn) if (outcome := self._outcomes.get(page)) is not None]
         run = 0  # pages in a row whose first reading was replaced, pages no engine read aside
         for outcome in known:
             if outcome.replaced is not None:
