@@ -32,6 +32,7 @@ import numpy as np
 
 from s3ocr import orientation, preprocess
 from s3ocr.engines.base import Capabilities
+from s3ocr.settings import uses_cjk
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def prepare_auto(image: np.ndarray, languages: str, capabilities: Capabilities) 
     if noise > preprocess.IMPULSE_NOISE_MIN:
         # A 3x3 median erases the thin strokes of CJK glyphs (serif Chinese: CER 0.04 -> 0.08-0.11 on the
         # generated pages), and does best on Latin text, where it also removes specks touching letters.
-        denoise = preprocess.despeckle if preprocess.uses_cjk(languages) else preprocess.median_denoise
+        denoise = preprocess.despeckle if uses_cjk(languages) else preprocess.median_denoise
         gray = denoise(gray)
         steps.append(denoise.__name__)
     light = round(preprocess.uneven_light(gray), 3)
@@ -161,7 +162,7 @@ def prepare_auto(image: np.ndarray, languages: str, capabilities: Capabilities) 
         steps.append("deskew")
         removed = tilt
     across = skew.vertical == bool(rotation)  # the lines run across the image now
-    lean = orientation.ascender_lean(gray) if across and not preprocess.uses_cjk(languages) else None
+    lean = orientation.ascender_lean(gray) if across and not uses_cjk(languages) else None
     if lean is not None and lean.upside_down:
         # Turned over after the deskew: a half turn about the centre commutes with the deskew's rotation, so
         # the plan is the same as turning first (``geometry.placement``), and the tilt needs no new measuring.

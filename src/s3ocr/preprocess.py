@@ -271,7 +271,3 @@ def reading_scale(pitch: float, read_pitch: float | None) -> float:
     return round(read_pitch / pitch, 4)
 
 
-def uses_cjk(languages: str) -> bool:
-    """Whether a Tesseract language list (``chi_sim+eng``) reads Chinese, Japanese or Korean."""
-    cjk = ("chi_", "jpn", "kor", "script/Han", "script/Japanese", "script/Hangul")
-    return any(language.startswith(cjk) for language in languages.split("+"))

@@ -58,6 +58,12 @@ def parse_formats(raw: str, where: str) -> tuple[str, ...]:
     return tuple(name for name in FORMATS if name in names)
 
 
+def uses_cjk(languages: str) -> bool:
+    """Whether a Tesseract language list (``chi_sim+eng``) reads Chinese, Japanese or Korean."""
+    cjk = ("chi_", "jpn", "kor", "script/Han", "script/Japanese", "script/Hangul")
+    return any(language.startswith(cjk) for language in languages.split("+"))
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (Lambda: vCPUs of the memory size; containers: the cpuset)."""
     try:

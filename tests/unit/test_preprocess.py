@@ -10,6 +10,7 @@ from s3ocr.engines.base import Capabilities
 from s3ocr.errors import ConfigurationError
 from s3ocr.plan import Prepared, prepare
 from s3ocr.preprocess import resolve_recipe
+from s3ocr.settings import uses_cjk
 
 
 def text_page(height: int = 600, width: int = 500, pitch: int = 30) -> np.ndarray:
@@ -177,7 +178,7 @@ def test_auto_denoises_flattens_and_deskews_only_when_measured(languages, denois
     ("languages", "cjk"), [("chi_sim+eng", True), ("eng+jpn", True), ("kor", True), ("eng", False), ("deu+fra", False)]
 )
 def test_uses_cjk(languages, cjk):
-    assert preprocess.uses_cjk(languages) is cjk
+    assert uses_cjk(languages) is cjk
 
 
 def test_auto_turns_a_page_whose_lines_clearly_run_down_a_quarter():

@@ -44,7 +44,7 @@ from s3ocr.engines.base import BaseEngine, Capabilities
 from s3ocr.engines.wordboxes import clip
 from s3ocr.errors import ConfigurationError, CorruptDocumentError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
-from s3ocr.settings import available_cpus
+from s3ocr.settings import available_cpus, uses_cjk
 from s3ocr.textclean import has_cjk
 
 DISTRIBUTION = "rapidocr"
@@ -122,8 +122,6 @@ def latin_model() -> Path | None:
 
 def latin_only(languages: str) -> bool:
     """Whether pages read with ``languages`` hold no CJK text: the Latin recogniser reads them."""
-    from s3ocr.preprocess import uses_cjk  # with OpenCV, which a page read by this engine loads anyway
-
     return not uses_cjk(languages)
 
 

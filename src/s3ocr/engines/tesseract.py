@@ -17,6 +17,7 @@ from pathlib import Path
 from s3ocr.engines.base import BaseEngine, Capabilities
 from s3ocr.errors import ConfigurationError, EngineError, PageTimeoutError
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
+from s3ocr.settings import uses_cjk
 
 # OpenMP inside Tesseract fights the pipeline's own one-process-per-core parallelism: on a 2-core
 # machine one page took 10.7 s with OpenMP threads instead of 1.9 s without.
@@ -66,8 +67,6 @@ def installed_languages() -> frozenset[str]:
 def vertical_languages(languages: str) -> str | None:
     """The installed vertical-writing models for the CJK languages of ``chi_sim+eng`` (``chi_sim_vert``);
     None when there are none."""
-    from s3ocr.preprocess import uses_cjk  # loaded already: only pages that were prepared get here
-
     installed = installed_languages()
     vertical = [f"{language}_vert" for language in languages.split("+")
                 if uses_cjk(language) and f"{language}_vert" in installed]
