@@ -53,6 +53,7 @@ def no_rate_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts with no request-rate budget; a test that sets one gets fresh limiters."""
     monkeypatch.delenv("OCR_ENGINE_QPS", raising=False)
     monkeypatch.delenv("OCR_ENGINE_INSTANCES", raising=False)
+    monkeypatch.delenv("JOBS_TABLE", raising=False)  # with the jobs table, the budget is kept there
     limiter_for.cache_clear()
     yield
     limiter_for.cache_clear()

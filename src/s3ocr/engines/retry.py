@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from s3ocr.engines.ratelimit import RateLimiter
+from s3ocr.engines.ratelimit import Limiter
 from s3ocr.errors import EngineUnavailableError
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ def call_with_retry(
     retry_on: tuple[type[BaseException], ...] = (EngineUnavailableError,),
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
 ) -> T:
     """Call ``attempt(seconds_left)`` until it returns, retrying ``retry_on`` errors within the deadline.
 
