@@ -1,9 +1,10 @@
-"""Shared fixtures: repository paths and the evaluation corpus."""
+"""Shared fixtures: repository paths, the evaluation corpus, and the jobs table in moto's in-process DynamoDB."""
 
 from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,22 @@ def sigint_as_default() -> None:
 @pytest.fixture
 def resources() -> Path:
     return RESOURCES
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A DynamoDB client of moto's in-process mock, with the template's jobs table as the local stack makes it."""
+    import boto3
+    from moto import mock_aws
+
+    from s3ocr.devstack.stack import create_jobs_table
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        create_jobs_table(client)
+        yield client
 
 
 def load_event(name: str) -> dict:

@@ -4,14 +4,10 @@ moto's in-process DynamoDB, and its configuration. Several processes sharing it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import botocore.exceptions
 import pytest
-from moto import mock_aws
 
-from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
+from s3ocr.devstack.stack import JOBS_TABLE
 from s3ocr.engines import ratelimit
 from s3ocr.engines.ratelimit import RateLimiter, SharedRateLimiter, instance_share, limiter_for, parse_qps
 from s3ocr.errors import ConfigurationError, EngineUnavailableError, TransientError
@@ -96,16 +92,6 @@ def test_no_setting_means_no_limiter(monkeypatch):
     limiter_for.cache_clear()
     assert limiter_for("baidu") is None
     assert limiter_for("tencent") is None
-
-
-@pytest.fixture
-def dynamodb(monkeypatch) -> Iterator[object]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        create_jobs_table(client)
-        yield client
 
 
 class Share:

@@ -5,29 +5,15 @@ The whole path (several deliveries through the queue to the function) is in test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
-from moto import mock_aws
 
-from s3ocr.devstack.stack import JOBS_TABLE, create_jobs_table
+from s3ocr.devstack.stack import JOBS_TABLE
 from s3ocr.jobs import JobLedger, LatestOnlySink, Start, SupersededError, job_for, normalise_sequencer
 from s3ocr.models import DocumentFailure, DocumentRef
 from s3ocr.settings import Settings
 from tests.fakes import FakeClock, RecordingSink
 
 SETTINGS = Settings(output_bucket="out")
-
-
-@pytest.fixture
-def dynamodb(monkeypatch) -> Iterator[object]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        create_jobs_table(client)  # the template's table, as the local stack makes it
-        yield client
 
 
 @pytest.fixture
