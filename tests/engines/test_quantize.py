@@ -97,7 +97,7 @@ def test_the_latin_recogniser_keeps_the_latin_classes_and_reads_an_english_scan_
     reader = rapidocr._Reader()
     _, crops = reader.lines(cv2.imread(str(resources / "linn.png"), cv2.IMREAD_COLOR))
     assert len(crops) >= 7
-    latin_decoder = rapidocr._Reader._rapidocr(out)._load_rec_model()
+    latin_decoder = rapidocr._rapidocr(out)._load_rec_model()
     assert read_lines(out, crops, reader, latin_decoder) == read_lines(recogniser_model(), crops, reader)
 
 

@@ -71,7 +71,9 @@ def test_models_load_from_the_wheel_and_reading_needs_no_network(resources, tmp_
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(rapidocr, "READERS", rapidocr.ReaderPool())  # fresh readers: models load now
+    # fresh readers and models: the models load now
+    monkeypatch.setattr(rapidocr, "READERS", rapidocr.ReaderPool())
+    monkeypatch.setattr(rapidocr, "MODELS", rapidocr._Models())
     image = cv2.imread(str(resources / "zh-clean.png"), cv2.IMREAD_GRAYSCALE)
     path = tmp_path / "000001_ocr.pgm"
     cv2.imwrite(str(path), image)
@@ -114,6 +116,31 @@ def test_pages_wait_for_the_readers_being_prewarmed_instead_of_loading_more(monk
         thread.join()
     # THEN only the two prewarmed readers were ever built (one per CPU of two), and every page got one
     assert len(built) == 2 and len(borrowed) == 3 and set(map(id, borrowed)) <= set(map(id, built))
+
+
+def test_readers_share_one_set_of_models_and_read_at_once_as_alone(resources, monkeypatch):
+    # GIVEN fresh models and two readers, as two pages read at once borrow them
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(rapidocr, "MODELS", rapidocr._Models())
+    first, second = rapidocr._Reader(latin=True), rapidocr._Reader(latin=False)
+    # THEN they hold the same detector, and the same recogniser for the same kind of page: built once
+    assert first.detector is second.detector
+    assert first.recognizer_for(True) is second.recognizer_for(True)
+    assert first.recognizer is second.recognizer
+    # AND two pages read at the same time on the two threads come back as each reads alone
+    pages = [(first, cv2.imread(str(resources / "linn.png"), cv2.IMREAD_COLOR), True),
+             (second, cv2.imread(str(resources / "zh-clean.png"), cv2.IMREAD_COLOR), False)]
+
+    def texts(job):
+        reader, image, latin = job
+        return [text for _, text, _, _ in reader.read(image, latin)]
+
+    alone = [texts(job) for job in pages]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(3):
+            assert list(pool.map(texts, pages)) == alone
+    assert any("LinnSequencer" in line for line in alone[0])
 
 
 def test_readers_plan_no_memory_by_input_shape():

@@ -12,8 +12,9 @@ Configured for document pages rather than as it ships:
   it finds are cut out of the page at its own resolution for *recognition* (RapidOCR as it ships shrinks the
   whole page to 2000 px and reads the lines from that copy).
 - No per-line 180-degree classifier: which way up a page is, is the pipeline's question (``reading``).
-- Threads are the pipeline's: each reader runs its models on one thread, and a page borrows a reader of its
-  own (readers are pooled, one per page read at once); the last page of a document is read in bands.
+- Threads are the pipeline's: a page borrows a reader of its own (readers are pooled, one per page read at
+  once), and every reader runs the same models (``_Models``), each input on the reading page's thread; the
+  last page of a document is read in bands.
 - Pages read with Latin languages only (``eng``) are recognised by a copy of the recogniser whose last layer
   knows only the characters below the CJK blocks (``REC_MODEL_LATIN``): 16 % less recognition CPU, and no
   ideograph or CJK punctuation mark in an English page's text.
@@ -186,59 +187,91 @@ def _without_memory_patterns() -> Iterator[None]:
             setattr(OrtInferSession, "_init_sess_opts", staticmethod(build))  # noqa: B010
 
 
+def _rapidocr(recogniser: Path) -> Any:
+    """RapidOCR configured for the engine, with ``recogniser``; it builds its models when asked for them."""
+    import_rapidocr()
+    from rapidocr import RapidOCR
+
+    return RapidOCR(params={
+        "Global.log_level": "warning",
+        "Global.use_cls": False,
+        "Det.model_path": str(model_dir() / DET_MODEL),
+        "Rec.model_path": str(recogniser),
+        # The input is sized here (``read``): RapidOCR's detector only rounds it to a multiple of 32.
+        "Det.limit_type": "max",
+        "Det.limit_side_len": 1_000_000,
+        "Rec.rec_batch_num": 1,
+        # Lines are read at their own width: RapidOCR pads every line to at least 320 px (a table cell of
+        # two digits costs as much as a line of twenty characters). Measured on the real and three rendered
+        # Chinese pages: the same text (mean CER 0.097 -> 0.095) for 7.6 % less CPU.
+        "Rec.rec_img_shape": [3, 48, 48],
+        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    })
+
+
+class _Models:
+    """The detector and the recognisers of a process, each built once, when a page first needs it, and used by
+    every reader at once. An ONNX Runtime session runs several threads' inputs at the same time, each on its
+    calling thread (one intra-op thread), and RapidOCR's detector and recogniser keep nothing between calls:
+    a second reader with models of its own paid ~0.2 CPU-s to build them and their first inferences again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rapidocr_whole: Any = None
+        self._detector: Any = None
+        self._recognizers: dict[Path, Any] = {}
+
+    def _whole(self) -> Any:
+        """RapidOCR configured for the whole recogniser, which builds the detector too (call with the lock)."""
+        if self._rapidocr_whole is None:
+            self._rapidocr_whole = _rapidocr(recogniser_model())
+        return self._rapidocr_whole
+
+    def detector(self) -> Any:
+        with self._lock:
+            if self._detector is None:
+                whole = self._whole()  # imports RapidOCR (``import_rapidocr``) before anything else of it
+                with _without_memory_patterns():
+                    self._detector = whole._load_det_model()
+            return self._detector
+
+    def recognizer(self, latin: bool) -> Any:
+        """The recogniser for pages of Latin text only (``latin``; the whole one when the Latin one was not
+        built) or of any text."""
+        model = (latin_model() if latin else None) or recogniser_model()
+        with self._lock:
+            if model not in self._recognizers:
+                engine = self._whole() if model == recogniser_model() else _rapidocr(model)
+                with _without_memory_patterns():
+                    recognizer = engine._load_rec_model()
+                # Read for every line; as RapidOCR keeps it (an OmegaConf list) each reading costs ~0.3 ms.
+                recognizer.rec_image_shape = list(recognizer.rec_image_shape)
+                self._recognizers[model] = recognizer
+            return self._recognizers[model]
+
+
+MODELS = _Models()
+
+
 class _Reader:
-    """One detector and the recognisers, each on one thread; used by one page at a time. Recognisers: the whole
-    character set, and the Latin one (``latin_model``) for pages read without Chinese; each is built when a
-    page first needs it (the one named at construction, now)."""
+    """A page's hold on the detector and a recogniser (``MODELS``, shared by every reader): the whole character
+    set, or the Latin one (``latin_model``) for pages read without Chinese. Building it loads the models the
+    pages it is built for need, when no reader has yet (in a background thread, when prewarmed)."""
 
     def __init__(self, latin: bool = False) -> None:
-        import_rapidocr()
-        self._recognizers: dict[Path, Any] = {}
-        # Configured for the whole recogniser, which it builds too when a page first needs it.
-        self._rapidocr_whole = self._rapidocr(recogniser_model())
-        # RapidOCR builds its models on first use; build them now, in this (background or page) thread.
-        with _without_memory_patterns():
-            self.detector = self._rapidocr_whole._load_det_model()
+        self.detector = MODELS.detector()
         self.recognizer_for(latin)
-
-    @staticmethod
-    def _rapidocr(recogniser: Path) -> Any:
-        from rapidocr import RapidOCR
-
-        return RapidOCR(params={
-            "Global.log_level": "warning",
-            "Global.use_cls": False,
-            "Det.model_path": str(model_dir() / DET_MODEL),
-            "Rec.model_path": str(recogniser),
-            # The input is sized here (``read``): RapidOCR's detector only rounds it to a multiple of 32.
-            "Det.limit_type": "max",
-            "Det.limit_side_len": 1_000_000,
-            "Rec.rec_batch_num": 1,
-            # Lines are read at their own width: RapidOCR pads every line to at least 320 px (a table cell of
-            # two digits costs as much as a line of twenty characters). Measured on the real and three rendered
-            # Chinese pages: the same text (mean CER 0.097 -> 0.095) for 7.6 % less CPU.
-            "Rec.rec_img_shape": [3, 48, 48],
-            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
 
     @property
     def recognizer(self) -> Any:
         """The recogniser of every character (Chinese and Latin)."""
         return self.recognizer_for(latin=False)
 
-    def recognizer_for(self, latin: bool) -> Any:
-        """The recogniser for pages of Latin text only (``latin``; the whole one when the Latin one was not
-        built) or of any text."""
-        model = (latin_model() if latin else None) or recogniser_model()
-        if model not in self._recognizers:
-            engine = self._rapidocr_whole if model == recogniser_model() else self._rapidocr(model)
-            with _without_memory_patterns():
-                recognizer = engine._load_rec_model()
-            # Read for every line; as RapidOCR keeps it (an OmegaConf list) each reading costs ~0.3 ms.
-            recognizer.rec_image_shape = list(recognizer.rec_image_shape)
-            self._recognizers[model] = recognizer
-        return self._recognizers[model]
+    @staticmethod
+    def recognizer_for(latin: bool) -> Any:
+        """The recogniser for pages of Latin text only (``latin``) or of any text."""
+        return MODELS.recognizer(latin)
 
     def read(self, image: Any, latin: bool = False) -> list[tuple[Any, str, float, Any]]:
         """``(quadrilateral, text, score, word results)`` per line of a BGR page, in the page's pixels; ``latin``:
@@ -329,11 +362,11 @@ def place_words(text: str, info: Any, quad: Any, turned: bool) -> list[tuple[str
 
 
 class ReaderPool:
-    """At most ``size`` readers (one per CPU: more run no faster, and each holds its models), kept for the next
-    page; readers being built in the background (``prewarm``) count among them. A page that finds none idle
-    waits for one being built or lent rather than building another beyond the size. Building threads are not
-    daemons: a process that ends while one is loading its models waits for it (ONNX Runtime aborts the
-    process if a thread is torn down inside it)."""
+    """At most ``size`` readers (one per CPU: more pages at once run no faster), kept for the next page; readers
+    being built in the background (``prewarm``) count among them. A page that finds none idle waits for one
+    being built or lent rather than building another beyond the size. Building threads are not daemons: a
+    process that ends while one is loading its models waits for it (ONNX Runtime aborts the process if a thread
+    is torn down inside it)."""
 
     def __init__(self, size: int | None = None) -> None:
         self.size = size or available_cpus()
