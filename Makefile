@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 RIE := build/bin/aws-lambda-rie-x86_64
 PYTEST_ARGS ?=
 
-.PHONY: help deps runtime venv rie model demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout bench-loading clean
+.PHONY: help deps runtime venv rie model demo demo-fanout test test-unit test-integration lint bench-accuracy bench bench-fanout bench-loading bench-cost clean
 
 help:
 	@echo "make demo   - run the OCR pipeline end to end on this machine (local S3, Lambda runtime, Tesseract)"
@@ -92,6 +92,11 @@ bench-fanout: deps
 # what a warm instance's do: two real receipts, each read by both engines, two at a time (s3ocr.bench.loading).
 bench-loading: deps
 	$(PY) -m s3ocr.bench.loading ../shared/corpus/real/sroie-000.jpg ../shared/corpus/real/sroie-017.jpg $(BENCH_ARGS)
+
+# What 1,000 pages cost on Lambda: the real pages read warm, bare Tesseract as the reference, the loading per
+# instance; priced at x86 and arm64 against issue 13's goals (s3ocr.bench.cost).
+bench-cost: deps
+	$(PY) -m s3ocr.bench.cost ../shared/corpus/real $(BENCH_ARGS)
 
 bench: deps $(BENCH_VENV)/bin/ocrmypdf
 	$(PY) -m s3ocr.bench.speed --ocrmypdf $(BENCH_VENV)/bin/ocrmypdf $(BENCH_ARGS)

@@ -82,20 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.pages, args.languages, args.workers)))
         return 0
-    from s3ocr.bench.speed import compile_package
-
-    compile_package()  # as installed: no module compiled from source on the way (see compile_package)
-    import compileall
-
-    compileall.compile_dir(HANDLER_DIR, quiet=1)
-    # As Lambda starts a process: the libraries see these and behave as in the function (see the module doc).
-    lambda_like = {**os.environ, "LAMBDA_TASK_ROOT": str(HANDLER_DIR), "AWS_LAMBDA_FUNCTION_NAME": "s3ocr-bench"}
-    rounds = []
-    for _ in range(args.rounds):
-        command = [sys.executable, "-m", "s3ocr.bench.loading", "--child", "--languages", args.languages,
-                   "--workers", str(args.workers), *map(str, args.pages)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, env=lambda_like)
-        rounds.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    rounds = measure(args.pages, args.languages, args.workers, args.rounds)
     each = ", ".join(f"{r['init']:.2f}/{r['loading']:.2f}" for r in rounds)
     print(f"{len(args.pages)} pages, {args.languages}, {args.workers} at once; CPU-s, median of {args.rounds} "
           f"processes (init/loading by round: {each})")
@@ -104,6 +91,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("warm_page", "a page, warm")):
         print(f"- {label}: {statistics.median(r[key] for r in rounds):.2f}")
     return 0
+
+
+def measure(pages: Sequence[Path], languages: str, workers: int, rounds: int) -> list[dict[str, float]]:
+    """``rounds`` fresh processes, each started as Lambda starts one: their ``child`` figures."""
+    from s3ocr.bench.speed import compile_package
+
+    compile_package()  # as installed: no module compiled from source on the way (see compile_package)
+    import compileall
+
+    compileall.compile_dir(HANDLER_DIR, quiet=1)
+    # As Lambda starts a process: the libraries see these and behave as in the function (see the module doc).
+    lambda_like = {**os.environ, "LAMBDA_TASK_ROOT": str(HANDLER_DIR), "AWS_LAMBDA_FUNCTION_NAME": "s3ocr-bench"}
+    figures = []
+    for _ in range(rounds):
+        command = [sys.executable, "-m", "s3ocr.bench.loading", "--child", "--languages", languages,
+                   "--workers", str(workers), *map(str, pages)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=lambda_like)
+        figures.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return figures
 
 
 if __name__ == "__main__":
