@@ -32,7 +32,7 @@ from s3ocr.engines.base import Engine, Opinion
 from s3ocr.errors import CorruptDocumentError
 from s3ocr.geometry import Placement, placement
 from s3ocr.models import Line, PageImage, Recognition, mean_word_confidence
-from s3ocr.settings import Settings, uses_cjk
+from s3ocr.settings import Settings, latin_languages, uses_cjk
 
 # A reading with fewer characters than this share of the marks on the page found little of what is there:
 # readings of the real and rendered corpus pages have 0.4-11 characters a mark (a CJK character is several).
@@ -110,7 +110,7 @@ class WritingView:
 
     def languages(self, configured: str) -> str:
         """The languages to read the page with (see ``DocumentWriting``)."""
-        latin = "+".join(code for code in configured.split("+") if not uses_cjk(code) and code != "osd")
+        latin = latin_languages(configured)
         return latin if self.latin_so_far and latin and uses_cjk(configured) else configured
 
     def asks_second_first(self) -> bool:
@@ -170,8 +170,8 @@ class DocumentWriting:
         first are decided from it too, so that only that page of an English document is read with every language
         (``auto``: PP-OCRv6, 1.3 times the CPU of Tesseract and its second opinion on the real English pages, two
         times on the clean ones), not as many as the lag; the page read beside it waits for it."""
-        workers, codes = settings.worker_count, settings.languages.split("+")
-        mixed = any(uses_cjk(code) for code in codes) and not all(uses_cjk(code) or code == "osd" for code in codes)
+        workers, languages = settings.worker_count, settings.languages
+        mixed = uses_cjk(languages) and bool(latin_languages(languages))
         return cls(lag=1 if workers == 1 else 2 * workers, block=settings.range_pages, first_counts=mixed)
 
     def expect(self, numbers: Iterable[int]) -> None:

@@ -64,6 +64,11 @@ def uses_cjk(languages: str) -> bool:
     return any(language.startswith(cjk) for language in languages.split("+"))
 
 
+def latin_languages(languages: str) -> str:
+    """The languages of a Tesseract language list that read no CJK (``chi_sim+eng`` -> ``eng``), without ``osd``."""
+    return "+".join(code for code in languages.split("+") if not uses_cjk(code) and code != "osd")
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (Lambda: vCPUs of the memory size; containers: the cpuset)."""
     try:
