@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -54,14 +53,14 @@ def _stop(process: subprocess.Popen[Any]) -> None:
 
 
 class MotoServer:
-    """``moto_server`` on a free loopback port: S3 and SQS over real HTTP, state in memory."""
+    """The moto server on a free loopback port: S3, SQS and DynamoDB over real HTTP, state in memory, DynamoDB's
+    conditional writes atomic (``s3ocr.devstack.motoserver``)."""
 
     def __init__(self, log: IO[bytes] | int = subprocess.DEVNULL) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-        self.process = subprocess.Popen([executable, "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([sys.executable, "-m", "s3ocr.devstack.motoserver", "-H", "127.0.0.1",
+                                         "-p", str(self.port)], stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, 30, self.process)
 
     def client(self, service: str) -> Any:
