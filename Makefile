@@ -30,12 +30,17 @@ $(VENV)/.installed: pyproject.toml
 
 # PP-OCRv6's recogniser quantised to int8 (s3ocr.engines.quantize), from the float model the rapidocr wheel
 # ships, calibrated on the repository's own test pages: the same file on every machine, carried by the image.
-# The Latin recogniser is the int8 one with its last layer cut to the Latin characters (pages read with eng).
+# The Latin recogniser is the int8 one with its last layer cut to the Latin characters (pages read with eng);
+# those pages' lines are found by the detector quantised the same way.
 INT8_MODEL := src/s3ocr/engines/models/PP-OCRv6_rec_small.int8.onnx
 LATIN_MODEL := src/s3ocr/engines/models/PP-OCRv6_rec_small.latin.int8.onnx
+DET_INT8_MODEL := src/s3ocr/engines/models/PP-OCRv6_det_small.int8.onnx
 CALIBRATION_PAGES := $(addprefix tests/resources/,linn.png two-columns.png zh-clean.png zh-vertical.png)
 
-model: $(INT8_MODEL) $(LATIN_MODEL)
+model: $(INT8_MODEL) $(LATIN_MODEL) $(DET_INT8_MODEL)
+
+$(DET_INT8_MODEL): $(VENV)/.installed src/s3ocr/engines/quantize.py $(CALIBRATION_PAGES)
+	$(PY) -m s3ocr.engines.quantize $@ --detector --pages $(CALIBRATION_PAGES)
 
 $(INT8_MODEL): $(VENV)/.installed src/s3ocr/engines/quantize.py $(CALIBRATION_PAGES)
 	$(PY) -m s3ocr.engines.quantize $@ --pages $(CALIBRATION_PAGES)

@@ -154,7 +154,15 @@ def _pinned(distribution: str) -> str:
 
 
 def check_rapidocr_models(needed: bool) -> Check:
-    from s3ocr.engines.rapidocr import DET_MODEL, DISTRIBUTION, REC_MODEL, REC_MODEL_INT8, latin_model, quantised
+    from s3ocr.engines.rapidocr import (
+        DET_MODEL,
+        DISTRIBUTION,
+        REC_MODEL,
+        REC_MODEL_INT8,
+        latin_detector,
+        latin_model,
+        quantised,
+    )
 
     fix = f"pip install '{_pinned(DISTRIBUTION)}' (its wheel ships the PP-OCRv6 models)"
     spec = importlib.util.find_spec(DISTRIBUTION)
@@ -167,9 +175,8 @@ def check_rapidocr_models(needed: bool) -> Check:
         return Check("PP-OCRv6 models", False, f"{', '.join(missing)} not in {models}", fix, needed)
     version = f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
     if built:
-        latin = latin_model()
-        return Check("PP-OCRv6 models", True, f"{DET_MODEL} ({version}), {REC_MODEL_INT8}"
-                                              + (f", {latin.name}" if latin is not None else ""))
+        built_too = [model.name for model in (latin_model(), latin_detector()) if model is not None]
+        return Check("PP-OCRv6 models", True, ", ".join([f"{DET_MODEL} ({version})", REC_MODEL_INT8, *built_too]))
     return Check("PP-OCRv6 models", True, f"{DET_MODEL}, {REC_MODEL} ({version}); float32 recognition: "
                                           f"`make model` (python -m s3ocr.engines.quantize) builds the int8 "
                                           f"recogniser the image reads with, for 45 % less CPU")

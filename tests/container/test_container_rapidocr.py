@@ -68,7 +68,7 @@ def test_rapidocr_reads_chinese_as_non_root_on_a_read_only_filesystem_offline(im
     assert done.returncode == 0, tail(done.stderr)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["uid"] == int(NON_ROOT.split(":")[0])
-    assert report["version"] == "3.10.0 (PP-OCRv6 small, int8 recognition, Latin-only for eng)"
+    assert report["version"] == "3.10.0 (PP-OCRv6 small, int8 recognition, Latin-only for eng, int8 detection for eng)"
     missing = [phrase for phrase in EXPECTED_PHRASES if phrase not in report["text"]]
     assert not missing, f"missing {missing} in:\n{report['text']}"
     assert report["lines"] >= 5

@@ -1,5 +1,5 @@
-"""PP-OCRv6's int8 recogniser: built from the wheel's float model by ``s3ocr.engines.quantize`` (``make model``),
-read by the engine, and reading what the float model reads."""
+"""PP-OCRv6's int8 recogniser and detector: built from the wheel's float models by ``s3ocr.engines.quantize``
+(``make model``), read by the engine, and reading what the float models read."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from s3ocr.bench.scoring import bag_of_characters
 from s3ocr.engines import rapidocr
 from s3ocr.engines.quantize import LATIN_BELOW, latin_only, quantize
 from s3ocr.engines.rapidocr import (
+    DET_MODEL,
+    DET_MODEL_LATIN,
     REC_MODEL,
     REC_MODEL_INT8,
     REC_MODEL_LATIN,
     RapidOcrEngine,
+    detector_model,
+    latin_detector,
     latin_model,
     model_dir,
     recogniser_model,
@@ -24,16 +28,21 @@ from s3ocr.textclean import has_cjk
 
 
 def test_the_engine_reads_with_the_int8_recogniser_make_built():
-    # GIVEN the set-up make runs (make model)  THEN the engine's recogniser is the int8 one, and it says so
+    # GIVEN the set-up make runs (make model)  THEN the engine's recogniser is the int8 one, pages of Latin text
+    # are read by the Latin recogniser and the int8 detector, pages of any text by the float detector, and the
+    # engine says so
     assert recogniser_model().name == REC_MODEL_INT8
     assert (latin_model() or recogniser_model()).name == REC_MODEL_LATIN
-    assert RapidOcrEngine().version.endswith("(PP-OCRv6 small, int8 recognition, Latin-only for eng)")
+    assert detector_model(latin=True).name == DET_MODEL_LATIN and detector_model(latin=False).name == DET_MODEL
+    assert RapidOcrEngine().version.endswith(
+        "(PP-OCRv6 small, int8 recognition, Latin-only for eng, int8 detection for eng)")
 
 
 def test_without_the_int8_recogniser_the_float_one_reads_and_the_version_says_so(tmp_path, monkeypatch):
     # GIVEN an install where make model never ran  THEN the wheel's float recogniser is read, and named
     monkeypatch.setattr(rapidocr, "QUANTISED_DIR", tmp_path)
-    assert recogniser_model() == model_dir() / REC_MODEL and latin_model() is None
+    assert recogniser_model() == model_dir() / REC_MODEL and latin_model() is None and latin_detector() is None
+    assert detector_model(latin=True) == model_dir() / DET_MODEL
     assert RapidOcrEngine().version.endswith("(PP-OCRv6 small, float32 recognition)")
 
 
@@ -110,3 +119,39 @@ def test_pages_read_with_latin_languages_only_are_read_by_the_latin_recogniser(r
     english = engine.recognize(page, "eng", 120).text
     # THEN the first reading has the ideographs, the second none: it came from the Latin recogniser
     assert has_cjk(chinese) and not has_cjk(english), english
+
+
+@pytest.mark.parametrize("page", ["linn.png", "two-columns.png"])
+def test_the_int8_detector_finds_the_lines_the_float_one_finds_on_latin_pages(resources, page):
+    # GIVEN a real English scan and a rendered page of two columns, and the Latin recogniser
+    reader = rapidocr._Reader(latin=True)
+    image = cv2.imread(str(resources / page), cv2.IMREAD_COLOR)
+    # WHEN the lines are found by the float detector and by the int8 one, and read the same way
+    found = {}
+    for latin in (False, True):
+        quads, crops = reader.lines(image, latin)
+        found[latin] = (len(quads), "\n".join(read_lines(latin_model(), crops, reader,
+                                                          reader.recognizer_for(True))))
+    # THEN they find as many lines, and the texts are all but the same
+    assert found[False][0] >= 7 and abs(found[False][0] - found[True][0]) <= 1
+    assert bag_of_characters(found[False][1], found[True][1]).f1 >= 0.99, found
+
+
+def test_quantize_writes_a_detector_with_int8_kernels(resources, tmp_path):
+    # GIVEN calibration on a real English scan
+    out = tmp_path / "det.int8.onnx"
+    # WHEN the float detector is quantised
+    quantize(model_dir() / DET_MODEL, out, [resources / "linn.png"], detector=True)
+    # THEN the model has quantised kernels, its GELUs fused, a third of the size, and finds the scan's lines
+    import onnx
+
+    kinds = [node.op_type for node in onnx.load(str(out)).graph.node]
+    assert {"QuantizeLinear", "DequantizeLinear"} <= set(kinds) and "Erf" not in kinds
+    assert out.stat().st_size < (model_dir() / DET_MODEL).stat().st_size / 3
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    detector = rapidocr._Reader().detector
+    image = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_COLOR)
+    small = rapidocr.detection_input(image)[0]
+    probabilities = session.run(None, {session.get_inputs()[0].name: detector.get_preprocess()(small)})[0]
+    boxes, _ = detector.postprocess_op(probabilities, small.shape[:2])
+    assert len(boxes) >= 7

@@ -124,8 +124,8 @@ def test_readers_share_one_set_of_models_and_read_at_once_as_alone(resources, mo
 
     monkeypatch.setattr(rapidocr, "MODELS", rapidocr._Models())
     first, second = rapidocr._Reader(latin=True), rapidocr._Reader(latin=False)
-    # THEN they hold the same detector, and the same recogniser for the same kind of page: built once
-    assert first.detector is second.detector
+    # THEN they hold the same detector and recogniser for the same kind of page: built once
+    assert first.detector is second.detector and first.detector_for(True) is second.detector_for(True)
     assert first.recognizer_for(True) is second.recognizer_for(True)
     assert first.recognizer is second.recognizer
     # AND two pages read at the same time on the two threads come back as each reads alone
@@ -151,7 +151,7 @@ def test_readers_plan_no_memory_by_input_shape():
 
     builder = OrtInferSession._init_sess_opts
     reader = rapidocr._Reader()
-    for model in (reader.detector, reader.recognizer):
+    for model in (reader.detector, reader.recognizer, reader.detector_for(True), reader.recognizer_for(True)):
         assert model.session.session.get_session_options().enable_mem_pattern is False
     assert OrtInferSession._init_sess_opts is builder
 

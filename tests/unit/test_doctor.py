@@ -39,6 +39,7 @@ def test_everything_the_default_engine_needs_is_installed_here(capsys):
     assert lines["poppler"].startswith("ok") and "pdftoppm, pdfinfo, pdftotext, pdfimages" in lines["poppler"]
     assert lines["PP-OCRv6"].startswith("ok") and "PP-OCRv6_det_small.onnx" in lines["PP-OCRv6"]
     assert "PP-OCRv6_rec_small.int8.onnx" in lines["PP-OCRv6"]  # make model built the int8 recogniser
+    assert "PP-OCRv6_det_small.int8.onnx" in lines["PP-OCRv6"]  # and the int8 detector
     assert lines["onnxruntime"].startswith("ok")
 
 
