@@ -78,9 +78,9 @@ def detector_inputs(pages: Sequence[Path]) -> Iterator[Any]:
     ``DET_MAX_SIDE`` px on its longer side, normalised and rounded to a multiple of 32 by RapidOCR)."""
     import cv2
 
-    from s3ocr.engines.rapidocr import _Reader, detection_input
+    from s3ocr.engines.rapidocr import MODELS, detection_input
 
-    detector = _Reader().detector
+    detector = MODELS.detector()  # the float one, without the recogniser a reader loads too
     for page in pages:
         image = cv2.imread(str(page), cv2.IMREAD_COLOR)
         if image is None:

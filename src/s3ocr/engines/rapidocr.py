@@ -116,8 +116,12 @@ def quantised() -> bool:
     return (QUANTISED_DIR / REC_MODEL_INT8).is_file()
 
 
-def recogniser_model() -> Path:
-    """The int8 recogniser when it was built, else the float one the wheel ships."""
+def recogniser_model(latin: bool = False) -> Path:
+    """The recogniser for pages of Latin text only (``latin``: the Latin one, when it was built) or of any text:
+    the int8 one when it was built, else the float one the wheel ships."""
+    latin_path = latin_model() if latin else None
+    if latin_path is not None:
+        return latin_path
     return QUANTISED_DIR / REC_MODEL_INT8 if quantised() else model_dir() / REC_MODEL
 
 
@@ -245,8 +249,7 @@ class _Models:
         builds them when asked (call with the lock)."""
         if latin not in self._configured:
             # ``_rapidocr`` imports RapidOCR (``import_rapidocr``) before anything else of it
-            self._configured[latin] = _rapidocr((latin_model() if latin else None) or recogniser_model(),
-                                                detector_model(latin))
+            self._configured[latin] = _rapidocr(recogniser_model(latin), detector_model(latin))
         return self._configured[latin]
 
     def detector(self, latin: bool = False) -> Any:
@@ -263,7 +266,7 @@ class _Models:
     def recognizer(self, latin: bool) -> Any:
         """The recogniser for pages of Latin text only (``latin``; the whole one when the Latin one was not
         built) or of any text."""
-        model = (latin_model() if latin else None) or recogniser_model()
+        model = recogniser_model(latin)
         with self._lock:
             if model not in self._recognizers:
                 configured = self._rapidocr(latin)  # before anything else of RapidOCR is imported
