@@ -157,3 +157,19 @@ class NoPageReadError(PermanentError):
     """Every page of the document failed; the per-page reasons are in the message."""
 
     reason = "no_page_read"
+
+
+def aws_error_code(error: BaseException) -> str:
+    """The error code an AWS service answered with (a botocore ``ClientError``'s ``Error.Code``; "" for any other
+    error). s3ocr decides what a failure means by this code or the HTTP status, never by the message."""
+    return str((_aws_response(error).get("Error") or {}).get("Code") or "")
+
+
+def aws_http_status(error: BaseException) -> int:
+    """The HTTP status of an AWS service's answer (a botocore ``ClientError``'s); 0 for any other error."""
+    return int((_aws_response(error).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+
+
+def _aws_response(error: BaseException) -> dict:
+    response = getattr(error, "response", None)
+    return response if isinstance(response, dict) else {}

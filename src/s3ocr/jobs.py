@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s3ocr.errors import S3OcrError, TransientError
+from s3ocr.errors import S3OcrError, TransientError, aws_error_code
 from s3ocr.models import DocumentFailure, DocumentRef, DocumentResult
 from s3ocr.settings import Settings
 from s3ocr.sinks import Sink
@@ -221,9 +221,9 @@ class JobLedger:
         try:
             return getattr(self.client, operation)(**kwargs)
         except botocore.exceptions.ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if aws_error_code(e) == "ConditionalCheckFailedException":
                 raise _ConditionFailed from e
-            raise JobStoreUnavailableError(f"jobs table {operation}: {e.response.get('Error', {}).get('Code')}") from e
+            raise JobStoreUnavailableError(f"jobs table {operation}: {aws_error_code(e) or 'AWS error'}") from e
         except botocore.exceptions.BotoCoreError as e:
             raise JobStoreUnavailableError(f"jobs table {operation}: {type(e).__name__}") from e
 

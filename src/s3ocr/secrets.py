@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3ocr.errors import ConfigurationError, EngineUnavailableError
+from s3ocr.errors import ConfigurationError, EngineUnavailableError, aws_error_code
 
 SECRET_NAME_ENV = "OCR_SECRET_NAME"
 # The names each cloud engine's two keys are read under (the environment, or the JSON secret above); ``s3ocr doctor``
@@ -111,7 +111,7 @@ class SecretSource:
             # still its __context__, and its code says what to do (never match the message text).
             cause = e.__context__
             if isinstance(cause, ClientError):
-                code = cause.response.get("Error", {}).get("Code", "")
+                code = aws_error_code(cause)
                 if code in _PERMANENT_SECRET_ERRORS:
                     raise ConfigurationError(f"cannot read secret {name!r}: {code}") from e
                 raise EngineUnavailableError(f"Secrets Manager failed reading {name!r}: {code}") from e

@@ -18,6 +18,8 @@ from s3ocr.errors import (
     ObjectNotFoundError,
     S3OcrError,
     StorageUnavailableError,
+    aws_error_code,
+    aws_http_status,
 )
 from s3ocr.keys import printable
 from s3ocr.models import DocumentRef
@@ -37,8 +39,7 @@ def s3_client() -> Any:
 def classify_s3_error(error: Exception, what: str) -> S3OcrError:
     """The s3ocr error for a botocore failure, by its error code (never by its message)."""
     if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        code, status = aws_error_code(error), aws_http_status(error)
         if code in _NOT_FOUND or status == 404:
             return ObjectNotFoundError(f"{what}: not found ({code or status})")
         if code in _DENIED or status == 403:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from s3ocr.console import Row, status_line
-from s3ocr.errors import ConfigurationError, StorageUnavailableError
+from s3ocr.errors import ConfigurationError, StorageUnavailableError, aws_error_code
 from s3ocr.events import FAILED, PROCESSED, SOURCE
 from s3ocr.models import QualityTally
 from s3ocr.settings import Settings
@@ -72,7 +72,7 @@ def aws_errors(what: str) -> Iterator[None]:
     except (NoCredentialsError, PartialCredentialsError, NoRegionError) as e:
         raise ConfigurationError(f"{what}: {e}") from e
     except ClientError as e:
-        code = str(e.response.get("Error", {}).get("Code", ""))
+        code = aws_error_code(e)
         if code in _CONFIGURATION_CODES:
             raise ConfigurationError(f"{what}: {code}") from e
         raise StorageUnavailableError(f"{what}: {code or 'AWS error'}") from e

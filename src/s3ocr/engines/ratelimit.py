@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from s3ocr.errors import ConfigurationError, EngineUnavailableError
+from s3ocr.errors import ConfigurationError, EngineUnavailableError, aws_error_code
 
 QPS_ENV = "OCR_ENGINE_QPS"
 INSTANCES_ENV = "OCR_ENGINE_INSTANCES"
@@ -130,7 +130,7 @@ class SharedRateLimiter:
                 wait = self._take(budget)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             logger.warning("the shared request-rate budget of %s is out of reach (%s): keeping to this "
-                           "instance's share", self.engine, _error_code(e))
+                           "instance's share", self.engine, aws_error_code(e) or type(e).__name__)
             self.fallback.acquire(budget)
             return
         if wait is None:
@@ -172,14 +172,9 @@ class SharedRateLimiter:
                                      "expires_at = :expires", ConditionExpression=condition,
                                      ExpressionAttributeNames={"#n": "next"}, ExpressionAttributeValues=values)
         except botocore.exceptions.ClientError as e:
-            if _error_code(e) == "ConditionalCheckFailedException":
+            if aws_error_code(e) == "ConditionalCheckFailedException":
                 raise _Taken from e
             raise
-
-
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(error).__name__)
 
 
 def dynamodb_client() -> Any:

@@ -39,6 +39,8 @@ from s3ocr.errors import (
     EngineUnavailableError,
     RejectedInputError,
     S3OcrError,
+    aws_error_code,
+    aws_http_status,
 )
 from s3ocr.models import Box, Line, PageImage, Recognition, Word, mean_word_confidence
 
@@ -70,8 +72,7 @@ class TextractRejectedError(RejectedInputError):
 def classify(error: ClientError | BotoCoreError) -> S3OcrError:
     """The s3ocr error a botocore failure means (by error code or exception class, never by message)."""
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code, status = aws_error_code(error), aws_http_status(error)
         message = f"Textract {code}: {error.response.get('Error', {}).get('Message', '')}"
         if code in RETRYABLE or status >= 500:
             return EngineUnavailableError(message)
