@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from s3ocr.bench.scoring import bag_of_characters, cer
+from s3ocr.cputime import tree_cpu_seconds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,30 +162,6 @@ def recipe_for(config: str) -> str:
 def engine_for(config: str) -> str:
     """The engine a ``RECIPE@ENGINE`` config names: after ``@``, or the config itself."""
     return config.partition("@")[2] if "@" in config else config
-
-
-def tree_cpu_seconds() -> float:
-    """CPU time of this process, its reaped children and its live descendants (Tesseract's workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
-    stack = [os.getpid()]
-    while stack:
-        pid = stack.pop()
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                children = (task / "children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                try:
-                    fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
-                stack.append(child)
-    return total
 
 
 def read_bare_tesseract(sample: Sample) -> tuple[str, str, dict]:
