@@ -333,9 +333,10 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
         raise
 
 
-def _is_sqs_batch(event: dict[str, Any]) -> bool:
-    records = event.get("Records") or []
-    return bool(records) and records[0].get("eventSource") == "aws:sqs"
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and bool(records) and isinstance(records[0], dict) \
+        and records[0].get("eventSource") == "aws:sqs"
 
 
 @tracer.capture_lambda_handler

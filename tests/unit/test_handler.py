@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from s3ocr.devstack.event_source import s3_notification
-from s3ocr.errors import ConfigurationError, EngineUnavailableError
+from s3ocr.errors import ConfigurationError, EngineUnavailableError, MalformedMessageError
 from s3ocr.sinks.s3 import S3Sink
 from tests.conftest import RESOURCES, ROOT
 from tests.fakes import FakeEngine
@@ -344,3 +344,11 @@ def test_before_the_last_delivery_there_are_no_last_words(app, monkeypatch):
     monkeypatch.setattr(app, "LAST_WORDS_SECONDS", 899.5)
     assert app.handler(_sqs_event(1, _notification("docs/a+b.png")), FakeContext()) == {"batchItemFailures": []}
     assert not engine.saw_record
+
+
+@pytest.mark.parametrize("event", [{"Records": "not a list"}, {"Records": ["a string"]}, [1, 2], "a string"])
+def test_a_direct_event_of_any_other_shape_is_a_malformed_message(app, event, capsys):
+    # A direct invocation's event is any JSON: one that is no S3 notification fails as malformed, and is counted
+    with pytest.raises(MalformedMessageError):
+        app.handler(event, FakeContext())
+    assert any(e.get("MalformedMessages") in ([1.0], 1.0) for e in _metrics(capsys))
