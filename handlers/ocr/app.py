@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from s3ocr.cputime import tree_cpu_seconds
 from s3ocr.engines import Engine
 from s3ocr.errors import (
     ConfigurationError,
@@ -77,6 +78,7 @@ LAST_WORDS_SECONDS = 20.0  # on a last delivery, the error record is written thi
 # A batch whose every record failed still answers with batchItemFailures instead of a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 metrics.set_default_dimensions(engine=ENGINE.name)
+CPU_COUNTED = 0.0  # the CPU-seconds of the function's processes that the invocations before counted (_cpu_counted)
 
 
 class PowertoolsObserver:
@@ -333,6 +335,21 @@ def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
         raise
 
 
+@contextlib.contextmanager
+def _cpu_counted() -> Iterator[None]:
+    """Count the CPU-seconds the function's processes (this one and Tesseract's workers) used since the invocation
+    before counted them: the ``CpuSeconds`` metric. The first invocation of an instance counts its init too (the
+    process's start and this module's import), as Lambda bills it. Divided by ``Pages`` it gives the CPU-seconds a
+    page on the CPUs Lambda runs on (the dashboard), the figure ``make bench-cost`` measures on this machine."""
+    global CPU_COUNTED
+    try:
+        yield
+    finally:
+        now = tree_cpu_seconds()
+        metrics.add_metric(name="CpuSeconds", unit=MetricUnit.Seconds, value=round(now - CPU_COUNTED, 3))
+        CPU_COUNTED = now
+
+
 def _is_sqs_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
     return isinstance(records, list) and bool(records) and isinstance(records[0], dict) \
@@ -345,15 +362,16 @@ def _is_sqs_batch(event: Any) -> bool:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global DEADLINE
     DEADLINE = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-    if _is_sqs_batch(event):
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                         context=context)
-    try:
-        refs = refs_from_payload(event)
-    except MalformedMessageError as e:
-        _count("MalformedMessages")
-        logger.error("malformed event", extra={"reason": e.reason, "error": str(e)})
-        raise
-    if not refs:
-        logger.info("no created object in event (s3:TestEvent, a folder marker or other event)")
-    return {"documents": [ocr_object(ref) for ref in _not_own_outputs(refs)]}
+    with _cpu_counted():
+        if _is_sqs_batch(event):
+            return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                             context=context)
+        try:
+            refs = refs_from_payload(event)
+        except MalformedMessageError as e:
+            _count("MalformedMessages")
+            logger.error("malformed event", extra={"reason": e.reason, "error": str(e)})
+            raise
+        if not refs:
+            logger.info("no created object in event (s3:TestEvent, a folder marker or other event)")
+        return {"documents": [ocr_object(ref) for ref in _not_own_outputs(refs)]}

@@ -346,6 +346,26 @@ def test_before_the_last_delivery_there_are_no_last_words(app, monkeypatch):
     assert not engine.saw_record
 
 
+def test_every_invocation_counts_the_cpu_seconds_since_the_one_before_a_failed_one_too(app, monkeypatch, capsys):
+    # GIVEN the function's processes at 12.0 CPU-seconds after its first invocation, which counted 10.0 (its init
+    # and its reading), and at 12.75 after the second
+    readings = iter([12.0, 12.75])
+    monkeypatch.setattr(app, "tree_cpu_seconds", lambda: next(readings))
+    monkeypatch.setattr(app, "CPU_COUNTED", 10.0)
+    # WHEN an invocation is answered, and the next one fails
+    assert app.handler({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "in-bucket"}, FakeContext())
+    with pytest.raises(MalformedMessageError):
+        app.handler({"Records": "not a list"}, FakeContext())
+    # THEN each counts what was used since the one before: the failed one as well
+    assert [e["CpuSeconds"] for e in _metrics(capsys) if "CpuSeconds" in e] in ([2.0, 0.75], [[2.0], [0.75]])
+    assert app.CPU_COUNTED == 12.75
+
+
+def test_a_new_instance_counts_its_init_with_its_first_invocation(app):
+    # The count starts at the process's start: the first invocation's CpuSeconds hold Lambda's init, as its bill does
+    assert app.CPU_COUNTED == 0.0
+
+
 @pytest.mark.parametrize("event", [{"Records": "not a list"}, {"Records": ["a string"]}, [1, 2], "a string"])
 def test_a_direct_event_of_any_other_shape_is_a_malformed_message(app, event, capsys):
     # A direct invocation's event is any JSON: one that is no S3 notification fails as malformed, and is counted

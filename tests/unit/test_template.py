@@ -422,12 +422,29 @@ def test_the_dashboard_is_json_and_shows_metrics_the_function_emits():
     body = resource(TEMPLATE, "Dashboard")["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
     titles = [widget["properties"]["title"] for widget in widgets]
-    assert len(titles) == 7 and any("p95" in title for title in titles)
+    assert len(titles) == 8 and any("p95" in title for title in titles)
     searched = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
     direct = {row[1] for widget in widgets for row in widget["properties"]["metrics"]
               if isinstance(row[0], str) and row[0] == "S3Ocr"}
     assert searched | direct <= _metric_names_in_the_handler(), (searched | direct) - _metric_names_in_the_handler()
     assert {"Documents", "Pages", "DocumentFailures", "SecondsPerPage", "MeanConfidence"} <= searched
+
+
+def test_the_dashboard_prices_a_page_as_the_cost_bench_does_at_the_function_s_memory():
+    from s3ocr.bench.cost import GB_S_PER_CPU_S, PRICE_PER_GB_S
+
+    body = resource(TEMPLATE, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    [widget] = [w for w in json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+                if "US$" in w["properties"]["title"]]
+    rows = {row[-1]["id"]: row for row in widget["properties"]["metrics"]}
+    assert function(TEMPLATE)["Architectures"] == ["x86_64"]
+    assert "MetricName=\"CpuSeconds\"" in rows["cpu"][0]["expression"]
+    assert "MetricName=\"Pages\"" in rows["pages"][0]["expression"]
+    assert rows["duration"][:2] == ["AWS/Lambda", "Duration"] and rows["duration"][-1]["stat"] == "Sum"
+    assert rows["cpucost"][0]["expression"] == f"1000 * cpu / pages * {GB_S_PER_CPU_S} * {PRICE_PER_GB_S['x86']:.10f}"
+    memory_gb = function(TEMPLATE)["MemorySize"] / 1024
+    assert rows["billed"][0]["expression"] == (f"duration / 1000 * {memory_gb} * {PRICE_PER_GB_S['x86']:.10f} * 1000 "
+                                               "/ pages")
 
 
 def test_the_quality_alarm_divides_poor_documents_by_documents_read_under_the_service_alone():
