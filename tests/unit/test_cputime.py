@@ -30,9 +30,13 @@ def test_live_descendants_count_as_they_run_and_after_they_end():
     assert child.stdout is not None and child.stdout.readline() == "burnt\n"
     # THEN this process's tree counts them, though the kernel counts none of it as this process's yet
     assert cputime.tree_cpu_seconds() - before >= 0.55
-    assert _own() - own_before < 0.2
-    # AND the children are found alike by the kernel's children lists and by every process's parent
-    assert cputime._children_listed(os.getpid()) == cputime._children_by_parent()(os.getpid()) == [child.pid]
+    assert _own() - own_before < 0.3
+    # AND the children are found alike by the kernel's children lists and by every process's parent (this process
+    # may have others, from the tests before: servers, Tesseract's workers)
+    by_parent = cputime._children_by_parent()
+    assert child.pid in cputime._children_listed(os.getpid()) and child.pid in by_parent(os.getpid())
+    assert len(cputime._children_listed(child.pid)) == 1
+    assert cputime._children_listed(child.pid) == by_parent(child.pid)
     # WHEN they end THEN the time stays counted, now as reaped children's
     while_running = cputime.tree_cpu_seconds()
     child.communicate("")
