@@ -21,7 +21,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from s3ocr.cputime import tree_cpu_seconds
 from s3ocr.engines import Engine
 from s3ocr.errors import (
     ConfigurationError,
@@ -38,6 +37,7 @@ from s3ocr.keys import printable
 from s3ocr.models import DocumentFailure, DocumentHandedOn, DocumentRef, PageResult, Quality, quality_of
 from s3ocr.notifications import dead_letter, refs_from_payload
 from s3ocr.pipeline import process_s3_object
+from s3ocr.proctree import tree_cpu_seconds
 from s3ocr.routing import EngineChooser, engine_name_for
 from s3ocr.settings import Settings, check_no_recursion
 from s3ocr.sinks import LastWordsSink, Sink

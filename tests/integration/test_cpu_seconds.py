@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from s3ocr.cputime import descendants_cpu_seconds
+from s3ocr.proctree import descendants_cpu_seconds
 from tests.integration.conftest import output_json
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from s3ocr.bench.scoring import bag_of_characters, cer
-from s3ocr.cputime import tree_cpu_seconds
+from s3ocr.proctree import tree_cpu_seconds
 
 if TYPE_CHECKING:
     import numpy as np

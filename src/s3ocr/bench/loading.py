@@ -45,7 +45,7 @@ def _document(pages: Sequence[Path], folder: Path) -> Path:
 
 def child(pages: Sequence[Path], languages: str, workers: int) -> dict[str, float]:
     """One round, in this process: what it costs to start, to load, and to read warm."""
-    from s3ocr.cputime import tree_cpu_seconds
+    from s3ocr.proctree import tree_cpu_seconds
 
     if not (HANDLER_DIR / "app.py").is_file():
         raise SystemExit(f"the handler is not at {HANDLER_DIR}: run this from a checkout of the repository")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3ocr.bench.samples import build_samples, long_scan
+from s3ocr.proctree import descendants
 from s3ocr.settings import available_cpus
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -35,19 +36,10 @@ FORCE_OCR_INPUTS = ("digital.pdf", "manual-8p.pdf")  # also read with --force-oc
 BLANK_INPUTS = {"blank-200p.pdf": 200}  # pages; s3ocr alone (no engine has anything to read), per page
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        return [int(child) for task in tasks for child in (task / "children").read_text().split()]
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return []
-
-
 def tree_rss_bytes(root: int) -> int:
     """Resident memory of ``root`` and all its descendants, from /proc."""
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
+    total = 0
+    for pid in [root, *descendants(root)]:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -55,7 +47,6 @@ def tree_rss_bytes(root: int) -> int:
                     break
         except (FileNotFoundError, ProcessLookupError):
             continue
-        stack.extend(_children(pid))
     return total
 
 

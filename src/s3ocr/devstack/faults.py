@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from s3ocr.devstack.servers import MotoServer
 from s3ocr.devstack.stack import LocalStack, local_stack
+from s3ocr.proctree import descendants
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
                "expect"}
@@ -230,27 +231,6 @@ class FaultProxy:
 
 
 # --- the function's processes -------------------------------------------------------------------------------
-
-def descendants(pid: int) -> list[int]:
-    """The pids of every process under ``pid`` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")"
-                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
 
 def tesseract_workers(root: int) -> list[int]:
     """The Tesseract worker processes (``s3ocr.engines.tesseract_worker``) under process ``root``."""

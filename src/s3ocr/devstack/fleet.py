@@ -14,7 +14,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 from s3ocr.devstack.event_source import SqsEventSource, queue_depth
@@ -29,6 +28,7 @@ from s3ocr.devstack.stack import (
     create_resources,
     receive_events,
 )
+from s3ocr.proctree import descendants
 
 TASKS_QUEUE = "s3ocr-page-ranges"
 TASKS_DEAD_LETTER_QUEUE = "s3ocr-page-ranges-dlq"
@@ -110,22 +110,9 @@ class Fleet:
         """SIGKILL worker ``index``'s runtime and emulator, mid-invocation or not."""
         process = self.workers[index].function.process
         with contextlib.suppress(ProcessLookupError):
-            for child in _children(process.pid):
+            for child in descendants(process.pid):
                 os.kill(child, signal.SIGKILL)
             os.kill(process.pid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    """Every descendant of ``pid`` (from /proc), deepest last."""
-    found: list[int] = []
-    for task in Path("/proc").iterdir():
-        if not task.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            parent = int((task / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == pid:
-                found += [int(task.name), *_children(int(task.name))]
-    return found
 
 
 @contextlib.contextmanager

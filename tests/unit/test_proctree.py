@@ -1,4 +1,4 @@
-"""The CPU time of a process tree (``s3ocr.cputime``): live descendants, reaped ones, and kernels without
+"""The CPU time of a process tree (``s3ocr.proctree``): live descendants, reaped ones, and kernels without
 ``/proc/PID/task/TID/children``."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import resource
 import subprocess
 import sys
 
-from s3ocr import cputime
+from s3ocr import proctree
 
 # A child that starts a grandchild; each spends 0.3 CPU-s, says so, and waits for its stdin to close.
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
@@ -25,23 +25,23 @@ def _own() -> float:
 
 def test_live_descendants_count_as_they_run_and_after_they_end():
     # GIVEN a child and a grandchild that have spent 0.3 CPU-s each and still run
-    before, own_before = cputime.tree_cpu_seconds(), _own()
+    before, own_before = proctree.tree_cpu_seconds(), _own()
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline() == "burnt\n"
     # THEN this process's tree counts them, though the kernel counts none of it as this process's yet
-    assert cputime.tree_cpu_seconds() - before >= 0.55
+    assert proctree.tree_cpu_seconds() - before >= 0.55
     assert _own() - own_before < 0.3
     # AND the children are found alike by the kernel's children lists and by every process's parent (this process
     # may have others, from the tests before: servers, Tesseract's workers)
-    by_parent = cputime._children_by_parent()
-    assert child.pid in cputime._children_listed(os.getpid()) and child.pid in by_parent(os.getpid())
-    assert len(cputime._children_listed(child.pid)) == 1
-    assert cputime._children_listed(child.pid) == by_parent(child.pid)
+    by_parent = proctree._children_by_parent()
+    assert child.pid in proctree._children_listed(os.getpid()) and child.pid in by_parent(os.getpid())
+    assert len(proctree._children_listed(child.pid)) == 1
+    assert proctree._children_listed(child.pid) == by_parent(child.pid)
     # WHEN they end THEN the time stays counted, now as reaped children's
-    while_running = cputime.tree_cpu_seconds()
+    while_running = proctree.tree_cpu_seconds()
     child.communicate("")
-    assert cputime.tree_cpu_seconds() >= while_running - 0.02
-    assert cputime.descendants_cpu_seconds(os.getpid()) >= 0.55
+    assert proctree.tree_cpu_seconds() >= while_running - 0.02
+    assert proctree.descendants_cpu_seconds(os.getpid()) >= 0.55
 
 
 def test_another_process_descendants_are_counted_not_its_own_time():
@@ -50,6 +50,6 @@ def test_another_process_descendants_are_counted_not_its_own_time():
     try:
         assert child.stdout is not None and child.stdout.readline() == "burnt\n"
         # THEN its descendants' time is the grandchild's
-        assert 0.25 <= cputime.descendants_cpu_seconds(child.pid) < 0.5
+        assert 0.25 <= proctree.descendants_cpu_seconds(child.pid) < 0.5
     finally:
         child.communicate("")
