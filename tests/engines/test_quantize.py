@@ -149,7 +149,7 @@ def test_quantize_writes_a_detector_with_int8_kernels(resources, tmp_path):
     assert {"QuantizeLinear", "DequantizeLinear"} <= set(kinds) and "Erf" not in kinds
     assert out.stat().st_size < (model_dir() / DET_MODEL).stat().st_size / 3
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    detector = rapidocr._Reader().detector
+    detector = rapidocr.MODELS.detector()  # the float one: its pre- and post-processing, without a recogniser
     image = cv2.imread(str(resources / "linn.png"), cv2.IMREAD_COLOR)
     small = rapidocr.detection_input(image)[0]
     probabilities = session.run(None, {session.get_inputs()[0].name: detector.get_preprocess()(small)})[0]
